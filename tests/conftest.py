@@ -1,0 +1,27 @@
+"""Shared fixtures: where the real datasets live.
+
+Tests read the real datasets from ``$LABELSPHERE_DATA`` or, failing that, from ``../shared/data``
+beside the repository (the layout CI uses). They never download anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir() -> Path:
+    env = os.environ.get("LABELSPHERE_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = _data_dir()
+    if not (d / "README.md").is_file():
+        pytest.fail(f"real datasets not found at {d}; set LABELSPHERE_DATA to ../shared/data")
+    return d
