@@ -236,7 +236,7 @@ def check_multihot(
             bad = np.flatnonzero(values != 1)[0]
             row = int(np.searchsorted(Y.indptr, bad, side="right") - 1)
             raise ValueError(
-                f"{name} must be binary (0/1); row {row}, column {Y.indices[bad]} holds {values[bad]!r}"
+                f"{name} must be binary (0/1); row {row}, column {Y.indices[bad]} holds {values[bad].item()!r}"
             )
     elif isinstance(Y, np.ndarray):
         if Y.ndim != 2:
@@ -244,7 +244,9 @@ def check_multihot(
         bad = np.argwhere((Y != 0) & (Y != 1))
         if len(bad):
             r, c = bad[0]
-            raise ValueError(f"{name} must be binary (0/1); row {r}, column {c} holds {Y[r, c]!r}")
+            raise ValueError(
+                f"{name} must be binary (0/1); row {r}, column {c} holds {Y[r, c].item()!r}"
+            )
         Y = sp.csr_matrix(Y.astype(np.int8))
     else:
         if n_labels is None:
