@@ -67,7 +67,7 @@ def test_save_load_round_trip_and_corruption(tmp_path, delicious):
     _assert_same(c, again)
     assert again.vocabulary == delicious.vocabulary
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(FormatError, match="counts.safetensors"):
+    with pytest.raises(FormatError, match=r"counts\.safetensors"):
         CooccurrenceCounter.load(path)
 
 

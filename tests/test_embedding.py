@@ -89,7 +89,7 @@ def test_embedding_reconstructs_pmi(bibtex):
 
     train, _ = bibtex
     counts = CooccurrenceCounter(n_labels=159).update(train.Y)
-    S, offset = pmi_matrix(counts)
+    S, _offset = pmi_matrix(counts)
     M = S.toarray()
     err = [
         np.linalg.norm(M - E @ E.T) / np.linalg.norm(M)
@@ -104,7 +104,7 @@ def test_decode_matches_full_ranking_with_small_blocks(bibtex, bibtex_emb):
     V = bibtex_emb.encode(test.Y[:300])
     V += np.random.default_rng(0).normal(0, 0.1, (300, d)).astype(np.float32)
     full_idx, _ = topk(bibtex_emb.scores(V), 10)
-    idx, scores = bibtex_emb.decode(V, k=10, block_bytes=4 * 40 * 7)  # forces label and row blocks
+    idx, _scores = bibtex_emb.decode(V, k=10, block_bytes=4 * 40 * 7)  # forces label and row blocks
     assert np.array_equal(idx, full_idx)
     idx2, _ = topk_similar(V, bibtex_emb.embeddings_, 10)
     assert np.array_equal(idx2, full_idx)
@@ -113,7 +113,7 @@ def test_decode_matches_full_ranking_with_small_blocks(bibtex, bibtex_emb):
 def test_cosine_similarity_decoding(bibtex):
     train, test = bibtex
     est = LabelEmbedding(n_components=64, similarity="cosine").fit(train.Y)
-    idx, scores = est.decode(est.encode(test.Y), k=3)
+    _idx, scores = est.decode(est.encode(test.Y), k=3)
     assert np.all(scores <= 1.0 + 1e-5)
 
 
@@ -147,10 +147,10 @@ def test_load_rejects_version_mismatch_and_corruption(tmp_path, bibtex_emb):
     bibtex_emb.save(d)
     data = (d / "embedding.safetensors").read_bytes()
     (d / "embedding.safetensors").write_bytes(data[: len(data) // 2])
-    with pytest.raises(FormatError, match="embedding.safetensors"):
+    with pytest.raises(FormatError, match=r"embedding\.safetensors"):
         LabelEmbedding.load(d)
     (d / "embedding.json").write_text("{")
-    with pytest.raises(FormatError, match="embedding.json"):
+    with pytest.raises(FormatError, match=r"embedding\.json"):
         LabelEmbedding.load(d)
 
 

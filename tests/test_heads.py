@@ -79,7 +79,7 @@ def test_heads_learn_on_real_features_through_the_same_calls(bibtex, kind):
         return precision_at_k(test.Y, np.argsort(-s, axis=1)[:, :1], 1)
 
     before = p1()
-    for epoch in range(3):
+    for _epoch in range(3):
         for i in range(0, len(X), 256):
             loss = head.loss(head(X[i : i + 256]), Y[i : i + 256])
             opt.zero_grad()
