@@ -41,7 +41,7 @@ def test_cosine_proximity_by_hand_and_empty_rows():
 def test_embedding_head_targets_equal_encode(bibtex):
     train, test = bibtex
     emb = LabelEmbedding(n_components=64).fit(train.Y)
-    head = EmbeddingHead(1836, torch.from_numpy(emb.embeddings_))
+    head = EmbeddingHead(1836, torch.from_numpy(emb.embeddings_), similarity=emb.similarity)
     Y = torch.from_numpy(test.Y[:500].toarray())
     np.testing.assert_allclose(head.targets(Y).numpy(), emb.encode(test.Y[:500]), atol=1e-5)
     out = torch.from_numpy(emb.encode(test.Y[:5]))

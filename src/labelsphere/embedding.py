@@ -160,16 +160,19 @@ class LabelEmbedding(BaseEstimator):
         positive eigenvalues); ``n_components_`` gives the number kept.
     pmi : {"zero", "positive", "smoothed"}, default="zero"
         Value of pairs that never co-occur (PMI = -inf) and of negative PMI; see ``pmi_matrix``.
-    diagonal : {"self_information", "zero"}, default="self_information"
+        ``"zero"`` keeps the most label information in the oracle test (docs/oracle.md).
+    diagonal : {"self_information", "zero"}, default="zero"
         Diagonal of the PMI matrix: each label's self-information log(N / c_i), or 0.
     smoothing : float, default=1.0
         Pseudo-count strength for ``pmi="smoothed"``; ignored otherwise.
-    factorization : {"eigh", "svd"}, default="eigh"
-        ``"eigh"``: the top positive eigenpairs, E = V sqrt(lambda) (the best positive
-        semi-definite approximation, so E E^T ~ M where M is positive). ``"svd"``: the paper's
-        U_d sqrt(S_d), the top singular triplets, i.e. eigenpairs of largest |lambda|.
-    similarity : {"dot", "cosine"}, default="dot"
-        How ``decode`` ranks labels: inner product with E's rows, or with E's rows normalised.
+    factorization : {"eigh", "svd"}, default="svd"
+        ``"svd"``: the paper's U_d sqrt(S_d), the top singular triplets, i.e. the eigenpairs of
+        largest |lambda| (E E^T = V |Lambda| V^T: negative directions are kept, sign dropped).
+        ``"eigh"``: the top positive eigenpairs, E = V sqrt(lambda), the best positive
+        semi-definite approximation of M; may keep fewer than d components.
+    similarity : {"dot", "cosine"}, default="cosine"
+        How ``decode`` ranks labels: inner product with E's rows, or with E's rows normalised
+        (cosine removes the advantage of labels with long embeddings, i.e. frequent ones).
     solver : {"auto", "dense", "randomized", "arpack"}, default="auto"
         ``"dense"``: exact LAPACK eigendecomposition (O(L^2) memory, O(L^3) time).
         ``"randomized"``: randomized subspace iteration on the sparse PMI operator.
@@ -212,10 +215,10 @@ class LabelEmbedding(BaseEstimator):
         n_components: int = 256,
         *,
         pmi: PMIPolicy = "zero",
-        diagonal: DiagonalPolicy = "self_information",
+        diagonal: DiagonalPolicy = "zero",
         smoothing: float = 1.0,
-        factorization: Factorization = "eigh",
-        similarity: Similarity = "dot",
+        factorization: Factorization = "svd",
+        similarity: Similarity = "cosine",
         solver: Solver = "auto",
         n_iter: int = 6,
         random_state: int | np.random.RandomState | None = None,

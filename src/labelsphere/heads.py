@@ -10,10 +10,19 @@ exposes the same two calls, so training and evaluation never branch on the head:
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CosineProximityLoss", "EmbeddingHead", "MultiLabelHead", "SigmoidHead"]
+__all__ = [
+    "AsymmetricHead",
+    "CosineProximityLoss",
+    "EmbeddingHead",
+    "MultiLabelHead",
+    "SigmoidHead",
+    "SoftmaxHead",
+    "normalized_softmax_loss",
+]
 
 
 class CosineProximityLoss(nn.Module):
@@ -95,17 +104,88 @@ class SigmoidHead(MultiLabelHead):
         return outputs
 
 
-class EmbeddingHead(MultiLabelHead):
-    """The label-embedding head (Chollet, 2016): linear to d, cosine proximity to the label sum.
+class SoftmaxHead(SigmoidHead):
+    """Softmax cross-entropy over the L logits against the multi-hot target divided by its sum.
 
-    The target of a sample is the L2-normalised sum of its labels' embeddings; labels are
-    scored by similarity of the output with each label embedding.
+    A strong extreme-classification baseline (e.g. Mahajan et al., 2018): the loss is
+    ``-sum_l (y_l / |y|) log softmax(z)_l``. Samples without labels are skipped.
+
+    Shape: as ``SigmoidHead``.
+    """
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return normalized_softmax_loss(outputs, targets)
+
+
+class AsymmetricHead(SigmoidHead):
+    """Linear to L logits with the asymmetric loss (Ridnik et al., 2021), via timm.
+
+    ``timm.loss.AsymmetricLossMultiLabel`` is the reference implementation; its
+    ``"batchmean"`` reduction (sum over labels, mean over the batch) is used so the loss scale
+    does not depend on the batch size.
+
+    Args:
+        gamma_neg, gamma_pos, clip: the ASL focusing and clipping parameters (timm's defaults).
+
+    Shape: as ``SigmoidHead``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        n_labels: int,
+        gamma_neg: float = 4.0,
+        gamma_pos: float = 1.0,
+        clip: float = 0.05,
+    ) -> None:
+        super().__init__(in_features, n_labels)
+        from timm.loss import AsymmetricLossMultiLabel
+
+        self.criterion = AsymmetricLossMultiLabel(
+            gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip, reduction="batchmean"
+        )
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.criterion(outputs, targets)
+
+
+def normalized_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """``-sum_l (y_l / |y|) log softmax(logits)_l``, mean over samples with at least one label.
+
+    Shape: logits (B, L), targets (B, L) multi-hot -> scalar.
+    """
+    logits = logits.float()  # log_softmax over thousands of labels: keep float32 under autocast
+    y = targets.float()
+    n = y.sum(dim=1)
+    valid = n > 0
+    if not bool(valid.any()):
+        return logits.sum() * 0.0
+    logp = F.log_softmax(logits[valid], dim=1)
+    return -((y[valid] * logp).sum(dim=1) / n[valid]).mean()
+
+
+class EmbeddingHead(MultiLabelHead):
+    """The label-embedding head (Chollet, 2016): linear to d, scored against fixed label embeddings.
+
+    Outputs are d-vectors; label l scores ``sim(output, E_l) + b_l``. The embeddings E are a
+    fixed buffer (PMI, PCA or random; they are not trained).
 
     Args:
         in_features: F.
-        embeddings: (L, d) label embeddings (``LabelEmbedding.embeddings_``); stored as a
-            fixed buffer (not trained).
-        similarity: ``"dot"`` or ``"cosine"``, how ``scores`` compares outputs with embeddings.
+        embeddings: (L, d) label embeddings, e.g. ``LabelEmbedding.embeddings_``.
+        loss: what the outputs are trained with.
+            ``"cosine"``: the paper's cosine proximity ``1 - cos(output, t)`` to the unit target
+            ``t = normalise(sum of the sample's label embeddings)``.
+            ``"softmax"``: softmax cross-entropy over the L scaled scores
+            ``scale * sim(output, E_l) + b_l`` against the normalised multi-hot target.
+            ``"cosine+softmax"``: the sum of both.
+            ``"bce"``: binary cross-entropy on the same scores, i.e. a sigmoid layer whose weight
+            is constrained to the low-rank basis E (W = E A).
+            ``"mse"``: squared error to the un-normalised sum of label embeddings.
+        similarity: ``"dot"`` or ``"cosine"``: ``sim`` above.
+        bias: learn a per-label bias ``b`` (used in scores; trained by the score-based losses).
+        scale: initial value of the learnable scale (inverse temperature) of the score-based
+            losses; learned in log space so it stays positive.
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -113,17 +193,36 @@ class EmbeddingHead(MultiLabelHead):
         - scores(outputs (B, d)) -> (B, L).
     """
 
-    def __init__(self, in_features: int, embeddings: Tensor, similarity: str = "dot") -> None:
+    LOSSES = ("cosine", "softmax", "cosine+softmax", "bce", "mse")
+
+    def __init__(
+        self,
+        in_features: int,
+        embeddings: Tensor,
+        loss: str = "cosine",
+        similarity: str = "dot",
+        bias: bool = False,
+        scale: float = 10.0,
+    ) -> None:
         super().__init__()
         if embeddings.dim() != 2:
             raise ValueError(f"embeddings must be (L, d), got shape {tuple(embeddings.shape)}")
         if similarity not in ("dot", "cosine"):
             raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
+        if loss not in self.LOSSES:
+            raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        if bias and loss in ("cosine", "mse"):
+            raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
+        self.loss_kind = loss
         self.similarity = similarity
         self.register_buffer("embeddings", embeddings.detach().float().clone())
         self.linear = nn.Linear(in_features, self.dim)
+        self.bias = nn.Parameter(torch.zeros(self.n_labels)) if bias else None
+        self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
         self.criterion = CosineProximityLoss()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -134,11 +233,38 @@ class EmbeddingHead(MultiLabelHead):
         s = labels.float() @ self.embeddings
         return F.normalize(s, dim=1, eps=1e-12)  # zero rows stay zero, never NaN
 
+    def _keys(self) -> Tensor:
+        if self.similarity == "cosine":
+            return F.normalize(self.embeddings, dim=1, eps=1e-12)
+        return self.embeddings
+
+    def _similarities(self, outputs: Tensor) -> Tensor:
+        return outputs.float() @ self._keys().T
+
+    def _logits(self, outputs: Tensor) -> Tensor:
+        # Score-based losses see the unit-normalised output so the learnable scale alone sets
+        # the temperature; eps keeps a zero output finite.
+        z = F.normalize(outputs.float(), dim=1, eps=1e-12)
+        logits = self.log_scale.exp() * (z @ self._keys().T)
+        return logits if self.bias is None else logits + self.bias
+
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        return self.criterion(outputs, self.targets(targets))
+        kind = self.loss_kind
+        if kind == "cosine":
+            return self.criterion(outputs, self.targets(targets))
+        if kind == "softmax":
+            return normalized_softmax_loss(self._logits(outputs), targets)
+        if kind == "cosine+softmax":
+            return self.criterion(outputs, self.targets(targets)) + normalized_softmax_loss(
+                self._logits(outputs), targets
+            )
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(self._logits(outputs), targets.float())
+        # "mse": regress onto the raw sum (its scale grows with the number of labels).
+        return F.mse_loss(outputs.float(), targets.float() @ self.embeddings)
 
     def scores(self, outputs: Tensor) -> Tensor:
-        keys = self.embeddings
-        if self.similarity == "cosine":
-            keys = F.normalize(keys, dim=1, eps=1e-12)
-        return outputs.float() @ keys.T
+        if self.loss_kind in ("softmax", "cosine+softmax", "bce"):
+            return self._logits(outputs)
+        s = self._similarities(outputs)
+        return s if self.bias is None else s + self.bias

@@ -1,0 +1,666 @@
+"""Training: one loop for every head, with evaluation, checkpoints, resume and early stopping.
+
+A run is described by a ``TrainConfig`` (JSON-serialisable). ``train`` fits a ``Classifier``
+(a backbone, here an MLP on features, followed by a head from ``labelsphere.heads``) on a
+``MultiLabelDataset`` and writes into its run directory:
+
+* ``metrics.jsonl``: one JSON line per evaluation (step, epoch, seconds, loss, metrics);
+* ``checkpoints/step-N/``: weights and optimizer state (safetensors) and state (JSON), written
+  to a temporary directory and renamed, with ``checkpoints/latest.json`` pointing at the
+  newest complete one, so an interrupted run resumes (``resume=True``) exactly where it was;
+* ``model/``: the best model (by validation MAP@100), self-contained for ``predict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from labelsphere.artifacts import (
+    FormatError,
+    atomic_write_text,
+    check_format,
+    read_json,
+    write_json,
+)
+from labelsphere.data import MultiLabelDataset
+from labelsphere.embedding import LabelEmbedding
+from labelsphere.heads import (
+    AsymmetricHead,
+    EmbeddingHead,
+    MultiLabelHead,
+    SigmoidHead,
+    SoftmaxHead,
+)
+from labelsphere.labels import LabelVocabulary
+from labelsphere.metrics import evaluate, propensity_scores
+
+__all__ = [
+    "HEADS",
+    "MLP",
+    "Classifier",
+    "TrainConfig",
+    "TrainResult",
+    "build_classifier",
+    "evaluate_model",
+    "load_model",
+    "predict_scores",
+    "save_model",
+    "train",
+]
+
+_MODEL_FORMAT = "labelsphere.Model"
+_CKPT_FORMAT = "labelsphere.Checkpoint"
+_FORMAT_VERSION = 1
+
+# Head names and what they are. Options for each go in ``TrainConfig.head_options``.
+HEADS: dict[str, str] = {
+    "embedding": "PMI label embedding, cosine-proximity head (labelsphere's default formulation)",
+    "embedding-paper": "PMI label embedding exactly as Chollet (2016): SVD U*sqrt(S), cosine loss, dot decoding",
+    "sigmoid": "linear to L logits, binary cross-entropy (the paper's baseline)",
+    "softmax": "linear to L logits, softmax cross-entropy on the normalised multi-hot target",
+    "asl": "linear to L logits, asymmetric loss (timm AsymmetricLossMultiLabel)",
+    "pca": "ablation: the embedding head on a PCA/PLST embedding of Y (top right singular vectors)",
+    "random": "ablation: the embedding head on a Gaussian random projection (compressed sensing)",
+}
+
+# The embedding head's defaults (set by the investigation in docs/results.md).
+EMBEDDING_DEFAULTS: dict[str, Any] = {"loss": "cosine", "similarity": "dot"}
+# The paper's exact formulation, kept as the named head "embedding-paper".
+PAPER_EMBEDDING = {"pmi": "zero", "diagonal": "self_information", "factorization": "svd"}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored as ``config.json``).
+
+    Budget: ``epochs`` (or ``max_steps`` if set). Evaluation on the validation split every
+    ``eval_every`` steps (default: once per epoch). ``patience`` evaluations without
+    improvement of ``monitor`` stop early (``None``: never).
+    """
+
+    head: str = "embedding"
+    head_options: dict[str, Any] = field(default_factory=dict)
+    n_components: int = 256
+    embedding_options: dict[str, Any] = field(default_factory=dict)
+    hidden: tuple[int, ...] = (512,)
+    dropout: float = 0.0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 30
+    max_steps: int | None = None
+    warmup: float = 0.0
+    schedule: str = "constant"
+    eval_every: int | None = None
+    patience: int | None = None
+    monitor: str = "MAP@100"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {sorted(HEADS)}, got {self.head!r}")
+        if self.schedule not in ("constant", "cosine", "linear"):
+            raise ValueError(f"schedule must be constant, cosine or linear, got {self.schedule!r}")
+        for name in ("lr", "batch_size", "epochs"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], source: str = "config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(obj) - names
+        if unknown:
+            raise ValueError(f"{source}: unknown config fields {sorted(unknown)}")
+        return cls(**obj)
+
+
+class MLP(nn.Module):
+    """Features (B, D) -> (B, hidden[-1]): Linear, GELU, dropout per hidden layer.
+
+    With ``hidden=()`` it is the identity (a linear model once a head is added).
+    """
+
+    def __init__(self, in_features: int, hidden: tuple[int, ...] = (512,), dropout: float = 0.0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        d = in_features
+        for h in hidden:
+            layers += [nn.Linear(d, h), nn.GELU(), nn.Dropout(dropout)]
+            d = h
+        self.net = nn.Sequential(*layers)
+        self.out_features = d
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class Classifier(nn.Module):
+    """A backbone followed by a head; ``forward`` gives the head's outputs.
+
+    ``loss`` and ``scores`` delegate to the head, so callers never branch on the head kind.
+    """
+
+    def __init__(self, backbone: nn.Module, head: MultiLabelHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x))
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.head.loss(outputs, targets)
+
+    def scores(self, outputs: Tensor) -> Tensor:
+        return self.head.scores(outputs)
+
+
+# ---------------------------------------------------------------------- building
+def label_embedding_for(config: TrainConfig, Y: sp.csr_matrix) -> np.ndarray | None:
+    """The (L, d) label embedding the config's head needs, fitted on training labels ``Y``."""
+    L = Y.shape[1]
+    d = min(config.n_components, L - 1)
+    if config.head in ("embedding", "embedding-paper"):
+        opts = dict(config.embedding_options)
+        if config.head == "embedding-paper":
+            opts = {**PAPER_EMBEDDING, "similarity": "dot"}
+        est = LabelEmbedding(n_components=d, random_state=config.seed, **opts).fit(Y)
+        return est.embeddings_
+    if config.head == "pca":
+        # PLST (Tai & Lin, 2012): the principal directions of the label matrix.
+        from sklearn.decomposition import TruncatedSVD
+
+        svd = TruncatedSVD(n_components=d, random_state=config.seed).fit(Y.astype(np.float32))
+        return (svd.components_.T * np.sqrt(svd.singular_values_)[None, :]).astype(np.float32)
+    if config.head == "random":
+        rng = np.random.default_rng(config.seed)
+        return (rng.standard_normal((L, d)) / math.sqrt(d)).astype(np.float32)
+    return None
+
+
+def build_head(
+    config: TrainConfig, in_features: int, n_labels: int, embeddings: np.ndarray | None
+) -> MultiLabelHead:
+    opts = dict(config.head_options)
+    if config.head in ("embedding", "pca", "random"):
+        assert embeddings is not None
+        return EmbeddingHead(
+            in_features, torch.from_numpy(embeddings), **{**EMBEDDING_DEFAULTS, **opts}
+        )
+    if config.head == "embedding-paper":
+        assert embeddings is not None
+        return EmbeddingHead(
+            in_features, torch.from_numpy(embeddings), loss="cosine", similarity="dot"
+        )
+    if config.head == "sigmoid":
+        return SigmoidHead(in_features, n_labels, **opts)
+    if config.head == "softmax":
+        return SoftmaxHead(in_features, n_labels, **opts)
+    return AsymmetricHead(in_features, n_labels, **opts)
+
+
+def build_classifier(
+    config: TrainConfig, in_features: int, n_labels: int, embeddings: np.ndarray | None
+) -> Classifier:
+    backbone = MLP(in_features, config.hidden, config.dropout)
+    head = build_head(config, backbone.out_features, n_labels, embeddings)
+    return Classifier(backbone, head)
+
+
+# ---------------------------------------------------------------------- data in memory
+class FeatureBatches:
+    """Mini-batches of (features, multi-hot labels) from in-memory arrays.
+
+    Features may be dense or CSR; both become dense float32 tensors per batch (a bag of words
+    of 2k features x 128 rows is 1 MB). The shuffling order of epoch e is a pure function of
+    (seed, e), which is what makes resuming mid-epoch exact.
+    """
+
+    def __init__(self, X: np.ndarray | sp.csr_matrix, Y: sp.csr_matrix) -> None:
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+        self.X = X if sp.issparse(X) else np.ascontiguousarray(X, dtype=np.float32)
+        self.Y = sp.csr_matrix(Y)
+        self.n = X.shape[0]
+
+    def rows(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        x = self.X[idx]
+        if sp.issparse(x):
+            x = x.toarray()
+        y = self.Y[idx].toarray()
+        return torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.from_numpy(
+            y.astype(np.float32)
+        )
+
+    def epoch(
+        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        order = np.random.default_rng([seed, epoch]).permutation(self.n)
+        n_batches = self.n // batch_size  # drop the ragged last batch: equal-sized steps
+        for b in range(skip, n_batches):
+            yield self.rows(order[b * batch_size : (b + 1) * batch_size])
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n // batch_size)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# ---------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def predict_scores(
+    model: Classifier, X: np.ndarray | sp.csr_matrix, device: torch.device, batch_size: int = 1024
+) -> np.ndarray:
+    """Scores (n, L) of the model on features X, float32."""
+    model.eval()
+    out = []
+    for i in range(0, X.shape[0], batch_size):
+        x = X[i : i + batch_size]
+        x = x.toarray() if sp.issparse(x) else x
+        xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+        out.append(model.scores(model(xb)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.head.n_labels), np.float32)
+
+
+def evaluate_model(
+    model: Classifier,
+    X: np.ndarray | sp.csr_matrix,
+    Y: sp.csr_matrix,
+    device: torch.device,
+    propensities: np.ndarray | None = None,
+) -> dict[str, float]:
+    """MAP@100, mAP, P@1/3/5, R@k, nDCG@k and PSP@k of the model on (X, Y)."""
+    scores = predict_scores(model, X, device)
+    m = evaluate(Y, scores=scores, ks=(1, 3, 5), map_k=100, propensities=propensities)
+    return {k: float(v) for k, v in m.items()}
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _state_tensors(sd: dict[str, Any], prefix: str) -> tuple[dict[str, Tensor], Any]:
+    """Split a (nested) state dict into flat tensors and a JSON skeleton referring to them."""
+    tensors: dict[str, Tensor] = {}
+
+    def walk(obj: Any, key: str) -> Any:
+        if isinstance(obj, Tensor):
+            name = f"{prefix}{key}"
+            tensors[name] = obj.detach().cpu().contiguous()
+            return {"__tensor__": name}
+        if isinstance(obj, dict):
+            return {
+                "__dict__": [
+                    [walk(k, f"{key}.k{i}"), walk(v, f"{key}.{i}")]
+                    for i, (k, v) in enumerate(obj.items())
+                ]
+            }
+        if isinstance(obj, (list, tuple)):
+            return {
+                "__list__": [walk(v, f"{key}.{i}") for i, v in enumerate(obj)],
+                "tuple": isinstance(obj, tuple),
+            }
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return {"__float__": repr(obj)}
+        return obj
+
+    return tensors, walk(sd, "")
+
+
+def _restore_state(skeleton: Any, tensors: dict[str, Tensor]) -> Any:
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__dict__" in skeleton:
+            return {
+                _restore_state(k, tensors): _restore_state(v, tensors)
+                for k, v in skeleton["__dict__"]
+            }
+        if "__list__" in skeleton:
+            items = [_restore_state(v, tensors) for v in skeleton["__list__"]]
+            return tuple(items) if skeleton.get("tuple") else items
+        if "__float__" in skeleton:
+            return float(skeleton["__float__"])
+    return skeleton
+
+
+def _save_checkpoint(
+    run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict
+) -> None:
+    from safetensors.torch import save_file
+
+    ckpt_root = run_dir / "checkpoints"
+    final = ckpt_root / f"step-{step}"
+    tmp = ckpt_root / f".step-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        str(tmp / "model.safetensors"),
+    )
+    opt_tensors, opt_skeleton = _state_tensors(optimizer.state_dict(), "opt")
+    rng = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            rng[f"torch_cuda{i}"] = s
+    save_file(
+        {**opt_tensors, **{f"rng.{k}": v for k, v in rng.items()}},
+        str(tmp / "optimizer.safetensors"),
+    )
+    (tmp / "state.json").write_text(
+        json.dumps(
+            {
+                "format": _CKPT_FORMAT,
+                "format_version": _FORMAT_VERSION,
+                "step": step,
+                "optimizer": opt_skeleton,
+                **state,
+            }
+        )
+    )
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)  # the directory appears complete or not at all
+    atomic_write_text(ckpt_root / "latest.json", json.dumps({"step": step, "path": final.name}))
+    for old in ckpt_root.glob("step-*"):  # keep only the newest
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(run_dir: Path) -> tuple[dict[str, Tensor], dict[str, Tensor], dict] | None:
+    from safetensors.torch import load_file
+
+    latest = run_dir / "checkpoints" / "latest.json"
+    if not latest.is_file():
+        return None
+    pointer = read_json(latest)
+    path = run_dir / "checkpoints" / pointer["path"]
+    state = read_json(path / "state.json")
+    check_format(state, path / "state.json", _CKPT_FORMAT, _FORMAT_VERSION)
+    try:
+        return (
+            load_file(str(path / "model.safetensors")),
+            load_file(str(path / "optimizer.safetensors")),
+            state,
+        )
+    except Exception as e:
+        raise FormatError(f"{path}: unreadable checkpoint ({e})") from None
+
+
+# ---------------------------------------------------------------------- model directory
+def save_model(
+    directory: Path,
+    model: Classifier,
+    config: TrainConfig,
+    vocabulary: LabelVocabulary,
+    in_features: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a self-contained model directory: config, weights, label embedding, vocabulary."""
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    tmp = directory.with_name(f".{directory.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        str(tmp / "model.safetensors"),
+    )
+    vocabulary.save(tmp / "vocabulary.json")
+    write_json(
+        tmp / "model.json",
+        {
+            "format": _MODEL_FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "config": config.to_json(),
+            "in_features": in_features,
+            "n_labels": len(vocabulary),
+            "embedding_dim": getattr(model.head, "dim", None),
+            **(extra or {}),
+        },
+    )
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(directory, old)
+        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, directory)
+
+
+def load_model(
+    directory: Path, device: str | torch.device = "cpu"
+) -> tuple[Classifier, dict[str, Any], LabelVocabulary]:
+    """Load a model directory written by ``save_model``: (model, metadata, vocabulary)."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    meta = read_json(directory / "model.json")
+    check_format(meta, directory / "model.json", _MODEL_FORMAT, _FORMAT_VERSION)
+    config = TrainConfig.from_json(meta["config"], source=str(directory / "model.json"))
+    vocab = LabelVocabulary.load(directory / "vocabulary.json")
+    try:
+        weights = load_file(str(directory / "model.safetensors"))
+    except Exception as e:
+        raise FormatError(f"{directory / 'model.safetensors'}: unreadable ({e})") from None
+    emb = weights.get("head.embeddings")
+    model = build_classifier(
+        config, int(meta["in_features"]), len(vocab), None if emb is None else emb.numpy()
+    )
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise FormatError(
+            f"{directory / 'model.safetensors'}: does not match model.json ({e})"
+        ) from None
+    model.to(resolve_device(device) if isinstance(device, str) else device).eval()
+    return model, meta, vocab
+
+
+# ---------------------------------------------------------------------- the loop
+@dataclass
+class TrainResult:
+    """What a run produced: the validation history and the best model's metrics."""
+
+    run_dir: Path
+    history: list[dict[str, Any]]
+    best: dict[str, Any]
+    steps: int
+    seconds: float
+    stopped_early: bool
+
+
+def _lr_lambda(config: TrainConfig, total: int) -> Callable[[int], float]:
+    warm = int(config.warmup * total)
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        if config.schedule == "constant":
+            return 1.0
+        t = (step - warm) / max(1, total - warm)
+        return 0.5 * (1 + math.cos(math.pi * t)) if config.schedule == "cosine" else max(0.0, 1 - t)
+
+    return f
+
+
+def train(
+    config: TrainConfig,
+    train_data: MultiLabelDataset,
+    val_data: MultiLabelDataset,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train ``config``'s model on ``train_data``, evaluating on ``val_data``; write ``run_dir``.
+
+    Args:
+        resume: continue from ``run_dir``'s latest checkpoint (same config required).
+        progress: show a progress bar (loss, rate, ETA).
+        stop_after: stop (as if interrupted) after this many steps; for tests and for
+            splitting a long run. The checkpoint lets ``resume=True`` finish the run with
+            the same result as an uninterrupted one.
+    """
+    run_dir = Path(run_dir)
+    if train_data.X is None or isinstance(train_data.X, list):
+        raise ValueError(f"{train_data.name}: training needs feature vectors (X), got none")
+    if train_data.vocabulary != val_data.vocabulary:
+        raise ValueError("train and validation data must share one vocabulary")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if resume and config_path.exists():
+        saved = TrainConfig.from_json(read_json(config_path), source=str(config_path))
+        if saved != config:
+            raise ValueError(
+                f"{config_path}: --resume with a different config than the interrupted run"
+            )
+    write_json(config_path, config.to_json())
+
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    data = FeatureBatches(train_data.X, train_data.Y)
+    n_labels = train_data.Y.shape[1]
+    embeddings = label_embedding_for(config, train_data.Y)
+    model = build_classifier(config, data.X.shape[1], n_labels, embeddings).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    spe = data.steps_per_epoch(config.batch_size)
+    total = config.max_steps or config.epochs * spe
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total))
+    eval_every = config.eval_every or spe
+    ckpt_every = config.checkpoint_every or eval_every
+    propensities = propensity_scores(train_data.Y)
+    use_amp = config.amp and device.type == "cuda"
+
+    step, history, best, bad_evals, elapsed = 0, [], {}, 0, 0.0
+    running: float | None = None  # smoothed training loss
+    metrics_path = run_dir / "metrics.jsonl"
+    ckpt = _load_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        weights, opt_tensors, state = ckpt
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(_restore_state(state["optimizer"], opt_tensors))
+        torch.set_rng_state(opt_tensors["rng.torch_cpu"])
+        step, history, best = state["step"], state["history"], state["best"]
+        bad_evals, elapsed, running = state["bad_evals"], state["seconds"], state["running"]
+        scheduler.last_epoch = step
+        for g, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+            g["lr"] = lr
+        # metrics.jsonl may hold evaluations after the checkpoint: keep it consistent.
+        atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
+    elif metrics_path.exists():
+        metrics_path.unlink()
+
+    stopped_early = False
+    bar = tqdm(
+        total=total,
+        initial=step,
+        desc=f"{config.head} seed {config.seed}",
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    t_start = time.perf_counter() - elapsed
+    model.train()
+    while step < total and not stopped_early:
+        epoch, skip = divmod(step, spe)
+        for x, y in data.epoch(config.seed, epoch, config.batch_size, skip=skip):
+            x, y = x.to(device), y.to(device)
+            with torch.autocast(device.type, enabled=use_amp):
+                out = model(x)
+            loss = model.loss(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            lv = float(loss.detach())
+            if not math.isfinite(lv):
+                raise FloatingPointError(
+                    f"loss became {lv} at step {step}; lower the learning rate"
+                )
+            running = lv if running is None else 0.98 * running + 0.02 * lv
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+            if step % eval_every == 0 or step == total:
+                seconds = time.perf_counter() - t_start
+                m = evaluate_model(model, val_data.X, val_data.Y, device, propensities)
+                model.train()
+                rec = {"step": step, "epoch": step / spe, "seconds": seconds, "loss": running, **m}
+                history.append(rec)
+                with open(metrics_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(rec) + "\n")
+                if not best or m[config.monitor] > best[config.monitor]:
+                    best, bad_evals = rec, 0
+                    save_model(
+                        run_dir / "model", model, config, train_data.vocabulary, data.X.shape[1]
+                    )
+                else:
+                    bad_evals += 1
+                    if config.patience is not None and bad_evals >= config.patience:
+                        stopped_early = True
+            interrupted = stop_after is not None and step >= stop_after
+            if step % ckpt_every == 0 or step == total or stopped_early or interrupted:
+                _save_checkpoint(
+                    run_dir,
+                    step,
+                    model,
+                    optimizer,
+                    {
+                        "history": history,
+                        "best": best,
+                        "bad_evals": bad_evals,
+                        "running": running,
+                        "seconds": time.perf_counter() - t_start,
+                    },
+                )
+            if stopped_early or step >= total or interrupted:
+                break
+        if stop_after is not None and step >= stop_after:
+            break
+    bar.close()
+    seconds = time.perf_counter() - t_start
+    result = TrainResult(run_dir, history, best, step, seconds, stopped_early)
+    write_json(
+        run_dir / "result.json",
+        {
+            "best": best,
+            "steps": step,
+            "seconds": seconds,
+            "stopped_early": stopped_early,
+            "complete": step >= total or stopped_early,
+        },
+    )
+    return result
