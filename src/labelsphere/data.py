@@ -1537,3 +1537,36 @@ def _load_tabler(
 def _load_coco128(folder: Path, split: str) -> MultiLabelDataset:
     """coco128 in YOLO layout, reduced to image-level labels (see :func:`read_yolo`)."""
     return read_yolo(folder, "train", name="coco128")
+
+
+def train_val_test(
+    name: str,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    **options: Any,
+) -> tuple[MultiLabelDataset, MultiLabelDataset, MultiLabelDataset]:
+    """Train, validation and test splits of a shared dataset.
+
+    The dataset's own validation split is used where it has one (movie-posters); otherwise a
+    ``val_fraction`` of the training split is held out with a fixed ``seed``, so every run and
+    every head sees the same three sets. Model selection (learning rate, early stopping) uses
+    validation only; test is touched once per finished run.
+    """
+    splits = _SPLITS.get(name)
+    if splits is None:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
+    if "train" not in splits or "test" not in splits:
+        raise ValueError(f"dataset {name!r} has no train/test split (splits: {list(splits)})")
+    train = load_dataset(name, "train", data_dir, **options)
+    test = load_dataset(name, "test", data_dir, **options)
+    if "val" in splits:
+        return train, load_dataset(name, "val", data_dir, **options), test
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    order = np.random.default_rng(seed).permutation(len(train))
+    n_val = max(1, round(val_fraction * len(train)))
+    val = train.subset(np.sort(order[:n_val]))
+    fit = train.subset(np.sort(order[n_val:]))
+    val.name, fit.name = f"{name}/val", f"{name}/train"
+    return fit, val, test
