@@ -1225,6 +1225,13 @@ _OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def dataset_splits(name: str) -> tuple[str, ...]:
+    """The splits a shared dataset has, e.g. ``("train", "test")``."""
+    if name not in _SPLITS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
+    return _SPLITS[name]
+
+
 def load_dataset(
     name: str, split: str | None = None, data_dir: str | Path | None = None, **options: Any
 ) -> MultiLabelDataset:
