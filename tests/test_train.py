@@ -19,11 +19,15 @@ def bibtex(data_dir):
 
 
 def _config(**kw) -> TrainConfig:
-    base = dict(head="embedding", n_components=64, hidden=(128,), epochs=3, batch_size=64, eval_every=16)
+    base = dict(
+        head="embedding", n_components=64, hidden=(128,), epochs=3, batch_size=64, eval_every=16
+    )
     return TrainConfig(**{**base, **kw})
 
 
-@pytest.mark.parametrize("head", ["embedding", "sigmoid", "softmax", "asl", "pca", "random", "embedding-paper"])
+@pytest.mark.parametrize(
+    "head", ["embedding", "sigmoid", "softmax", "asl", "pca", "random", "embedding-paper"]
+)
 def test_every_head_trains_and_writes_a_loadable_model(tmp_path, bibtex, head):
     tr, va = bibtex
     result = train(_config(head=head, lr=3e-3), tr, va, tmp_path / head, progress=False)
@@ -50,9 +54,9 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(tmp_path, bibtex):
     resumed = train(cfg, tr, va, tmp_path / "part", resume=True, progress=False)
     assert resumed.steps == full.steps
     keys = ("step", "MAP@100", "P@1", "loss")
-    assert [[h[k] for k in keys] for h in resumed.history] == pytest.approx(
-        [[h[k] for k in keys] for h in full.history], rel=1e-5
-    )
+    got = np.array([[h[k] for k in keys] for h in resumed.history])
+    want = np.array([[h[k] for k in keys] for h in full.history])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 def test_resume_rejects_a_different_config(tmp_path, bibtex):
@@ -65,7 +69,13 @@ def test_resume_rejects_a_different_config(tmp_path, bibtex):
 def test_early_stopping(tmp_path, bibtex):
     tr, va = bibtex
     # A learning rate this high stops improving quickly; patience 1 must stop before the budget.
-    r = train(_config(head="sigmoid", lr=0.5, epochs=10, patience=1), tr, va, tmp_path / "es", progress=False)
+    r = train(
+        _config(head="sigmoid", lr=0.5, epochs=10, patience=1),
+        tr,
+        va,
+        tmp_path / "es",
+        progress=False,
+    )
     assert r.stopped_early and r.steps < 10 * 32
 
 

@@ -632,9 +632,8 @@ def _train(
         torch.set_rng_state(opt_tensors["rng.torch_cpu"])
         step, history, best = state["step"], state["history"], state["best"]
         bad_evals, elapsed, running = state["bad_evals"], state["seconds"], state["running"]
-        scheduler.last_epoch = step
-        for g, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
-            g["lr"] = lr
+        # The optimizer's param groups carry the current lr; the scheduler its step count.
+        scheduler.load_state_dict(state["scheduler"])
         # metrics.jsonl may hold evaluations after the checkpoint: keep it consistent.
         atomic_write_text(metrics_path, "".join(json.dumps(h) + "\n" for h in history))
     elif metrics_path.exists():
@@ -700,6 +699,7 @@ def _train(
                         "best": best,
                         "bad_evals": bad_evals,
                         "running": running,
+                        "scheduler": scheduler.state_dict(),  # JSON: ints, floats, [None] lambdas
                         "seconds": time.perf_counter() - t_start,
                     },
                 )

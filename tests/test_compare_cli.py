@@ -1,0 +1,154 @@
+"""compare and the CLI, end to end on real data with tiny budgets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from labelsphere.cli import app
+from labelsphere.compare import compare, parse_head_spec
+from labelsphere.data import train_val_test
+from labelsphere.train import TrainConfig
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bibtex_small(data_dir):
+    tr, va, te = train_val_test("bibtex", data_dir)
+    return tr.subset(np.arange(1024)), va.subset(np.arange(300)), te.subset(np.arange(400))
+
+
+def test_parse_head_spec():
+    s = parse_head_spec("embedding[loss=softmax,bias=true,lr=0.01,pmi=positive,hidden=[64]]")
+    assert s.head == "embedding"
+    assert s.head_options == {"loss": "softmax", "bias": True}
+    assert s.overrides == {"lr": 0.01, "hidden": (64,)}
+    assert s.embedding_options == {"pmi": "positive"}
+    cfg = s.config(TrainConfig())
+    assert cfg.lr == 0.01 and cfg.hidden == (64,) and cfg.head_options["loss"] == "softmax"
+    with pytest.raises(ValueError, match="unknown head"):
+        parse_head_spec("svm")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_head_spec("embedding[softmax]")
+
+
+def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
+    tr, va, te = bibtex_small
+    base = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval_every=8)
+    summary = compare(
+        "bibtex",
+        tr,
+        va,
+        te,
+        ["embedding"],
+        base,
+        tmp_path,
+        n_seeds=2,
+        lrs=(1e-3, 3e-3),
+        progress=False,
+    )
+    assert set(summary["heads"]) == {"embedding", "sigmoid"}  # the baseline is always added
+    for res in summary["heads"].values():
+        assert res["lr"] in (1e-3, 3e-3) and len(res["runs"]) == 2
+        assert set(res["lr_search"]) == {"0.001", "0.003"}
+        for r in res["runs"]:
+            assert 0 < r["test"]["MAP@100"] <= 1
+            assert r["to_baseline_best"]["target"] > 0
+    report = (tmp_path / "report.md").read_text()
+    assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
+    for png in ("curves_steps.png", "curves_time.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Finished runs are reused: a second call trains nothing and gives the same numbers.
+    again = compare(
+        "bibtex",
+        tr,
+        va,
+        te,
+        ["embedding"],
+        base,
+        tmp_path,
+        n_seeds=2,
+        lrs=(1e-3, 3e-3),
+        progress=False,
+    )
+    assert (
+        again["heads"]["embedding"]["runs"][1]["test"]
+        == summary["heads"]["embedding"]["runs"][1]["test"]
+    )
+
+
+def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
+    r = runner.invoke(
+        app,
+        [
+            "report",
+            "corel5k",
+            "--data-dir",
+            str(data_dir),
+            "-d",
+            "64",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "Oracle test" in r.output and (tmp_path / "rep" / "spectrum.png").is_file()
+    run = tmp_path / "run"
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "corel5k",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--hidden",
+            "64",
+            "-d",
+            "32",
+            "--threads",
+            "1",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "MAP@100" in r.output and (run / "model" / "model.safetensors").is_file()
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    r = runner.invoke(
+        app, ["evaluate", str(run / "model"), "corel5k", "--data-dir", str(data_dir), "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["MAP@100"] == pytest.approx(metrics["MAP@100"])
+    from labelsphere.data import load_dataset
+
+    rows = load_dataset("corel5k", "test", data_dir).X[:3]
+    np.save(tmp_path / "rows.npy", rows.toarray())
+    r = runner.invoke(
+        app, ["predict", str(run / "model"), str(tmp_path / "rows.npy"), "-k", "3", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.output.splitlines()]
+    vocab = load_dataset("corel5k", "test", data_dir).vocabulary
+    assert len(lines) == 3 and all(
+        len(x["labels"]) == 3 and all(lab["label"] in vocab for lab in x["labels"]) for x in lines
+    )
+
+
+def test_cli_errors_are_clear(tmp_path, data_dir):
+    r = runner.invoke(app, ["train", "nope", "--data-dir", str(data_dir)])
+    assert r.exit_code == 2 and "unknown dataset" in r.output
+    r = runner.invoke(
+        app, ["train", "bibtex", "--head", "embedding[oops]", "--data-dir", str(data_dir)]
+    )
+    assert r.exit_code == 2 and "key=value" in r.output
+    (tmp_path / "bad.npy").write_bytes(b"not numpy")
+    r = runner.invoke(app, ["predict", str(tmp_path), str(tmp_path / "bad.npy")])
+    assert r.exit_code == 2 and "model.json" in r.output
+    r = runner.invoke(app, ["compare", "--help"])
+    assert r.exit_code == 0 and "--seeds" in r.output and "--lrs" in r.output
