@@ -42,6 +42,7 @@ from labelsphere.embedding import LabelEmbedding
 from labelsphere.heads import (
     AsymmetricHead,
     EmbeddingHead,
+    HybridHead,
     MultiLabelHead,
     SigmoidHead,
     SoftmaxHead,
@@ -74,12 +75,13 @@ HEADS: dict[str, str] = {
     "sigmoid": "linear to L logits, binary cross-entropy (the paper's baseline)",
     "softmax": "linear to L logits, softmax cross-entropy on the normalised multi-hot target",
     "asl": "linear to L logits, asymmetric loss (timm AsymmetricLossMultiLabel)",
+    "hybrid": "sigmoid layer on the PMI basis plus free weights (W = E A + V), BCE + cosine on E A h",
     "pca": "ablation: the embedding head on a PCA/PLST embedding of Y (top right singular vectors)",
     "random": "ablation: the embedding head on a Gaussian random projection (compressed sensing)",
 }
 
 # The embedding head's defaults (set by the investigation in docs/results.md).
-EMBEDDING_DEFAULTS: dict[str, Any] = {"loss": "cosine", "similarity": "dot"}
+EMBEDDING_DEFAULTS: dict[str, Any] = {"loss": "cosine", "similarity": "cosine"}
 # The paper's exact formulation, kept as the named head "embedding-paper".
 PAPER_EMBEDDING = {"pmi": "zero", "diagonal": "self_information", "factorization": "svd"}
 
@@ -188,7 +190,7 @@ def label_embedding_for(config: TrainConfig, Y: sp.csr_matrix) -> np.ndarray | N
     """The (L, d) label embedding the config's head needs, fitted on training labels ``Y``."""
     L = Y.shape[1]
     d = min(config.n_components, L - 1)
-    if config.head in ("embedding", "embedding-paper"):
+    if config.head in ("embedding", "embedding-paper", "hybrid"):
         opts = dict(config.embedding_options)
         if config.head == "embedding-paper":
             opts = {**PAPER_EMBEDDING, "similarity": "dot"}
@@ -220,6 +222,9 @@ def build_head(
         return EmbeddingHead(
             in_features, torch.from_numpy(embeddings), loss="cosine", similarity="dot"
         )
+    if config.head == "hybrid":
+        assert embeddings is not None
+        return HybridHead(in_features, torch.from_numpy(embeddings), **opts)
     if config.head == "sigmoid":
         return SigmoidHead(in_features, n_labels, **opts)
     if config.head == "softmax":
