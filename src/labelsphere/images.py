@@ -85,8 +85,9 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 DEFAULT_SVG_SIZE = 256
 # Raster formats Pillow may decode. Explicit so that e.g. EPS (which Pillow hands to a
-# Ghostscript subprocess) is never tried on an untrusted file. MPO: multi-picture JPEGs.
-RASTER_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
+# Ghostscript subprocess) is never tried on an untrusted file. ("JPEG" also opens
+# multi-picture MPO files, which Pillow's JPEG plugin returns as MPO images.)
+RASTER_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF", "PPM")
 MAX_SVG_BYTES = 16 * 1024 * 1024
 _EMPTY_SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>'
 _DTD_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
