@@ -35,6 +35,30 @@ DataDir = Annotated[
         show_default=False,
     ),
 ]
+Backbone = Annotated[str, typer.Option("--backbone", help="timm backbone for image datasets.")]
+BackboneWeights = Annotated[
+    str,
+    typer.Option(
+        "--backbone-weights",
+        help="'default' (packaged ImageNet weights), a local .safetensors/state-dict file, or 'none' (random init). Never downloads.",
+    ),
+]
+Frozen = Annotated[
+    bool,
+    typer.Option(
+        "--frozen/--finetune",
+        help="Images: train heads on cached frozen features, or fine-tune the backbone end to end.",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        help="Image feature cache (default: ~/.cache/labelsphere/features).",
+        show_default=False,
+    ),
+]
+Workers = Annotated[int, typer.Option("--num-workers", help="DataLoader workers decoding images.")]
 Threads = Annotated[
     int | None,
     typer.Option(
@@ -174,6 +198,44 @@ def report(
         typer.echo(f"wrote {out}/report.md, {out}/spectrum.png and {out}/embedding/")
 
 
+def _prepare_images(
+    splits: tuple[Any, Any, Any],
+    backbone: str,
+    weights: str,
+    frozen: bool,
+    cache_dir: Path | None,
+    num_workers: int,
+) -> tuple[tuple[Any, Any, Any], Any, dict[str, Any]]:
+    """For image datasets: frozen features (cached) or the fine-tuning config; else unchanged."""
+    if not isinstance(splits[0].X, list):
+        return splits, None, {}
+    from labelsphere.backbones import create_backbone
+    from labelsphere.train import image_features
+
+    w = None if weights.lower() == "none" else weights
+    if not frozen:
+        return (
+            splits,
+            None,
+            {
+                "backbone": backbone,
+                "backbone_weights": w,
+                "frozen": False,
+                "num_workers": num_workers,
+            },
+        )
+    net = create_backbone(backbone, w)
+    cache = cache_dir or Path.home() / ".cache" / "labelsphere" / "features"
+    out = tuple(image_features(list(splits), net, cache_dir=cache, num_workers=num_workers))
+    for ds in out:
+        n = len(ds.info.get("skipped_images", []))
+        if n:
+            typer.secho(
+                f"{ds.name}: skipped {n} unreadable images", fg=typer.colors.YELLOW, err=True
+            )
+    return out, net, {"backbone": backbone, "backbone_weights": w, "frozen": True}  # type: ignore[return-value]
+
+
 def _config(head: str, **kw: Any) -> Any:
     from labelsphere.compare import parse_head_spec
     from labelsphere.train import TrainConfig
@@ -225,10 +287,20 @@ def train(
         float,
         typer.Option(help="Share of train held out for validation (datasets without a val split)."),
     ] = 0.1,
+    backbone: Backbone = "tf_efficientnet_lite0",
+    backbone_weights: BackboneWeights = "default",
+    frozen: Frozen = True,
+    cache_dir: CacheDir = None,
+    num_workers: Workers = 0,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
-    """Train one model on a dataset, select its best checkpoint on validation, evaluate on test."""
+    """Train one model, select its best checkpoint on validation, evaluate on test.
+
+    DATASET is a shared dataset name or an items file (CSV/JSONL of inputs, e.g. image paths,
+    and labels; split 80/10/10). Image datasets go through --backbone: frozen (cached
+    features, the default) or fine-tuned end to end (--finetune).
+    """
     from labelsphere.data import train_val_test
     from labelsphere.metrics import propensity_scores
     from labelsphere.train import evaluate_model, load_model
@@ -236,6 +308,10 @@ def train(
 
     _threads(threads)
     try:
+        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
+        (tr, va, te), extractor, image_cfg = _prepare_images(
+            (tr, va, te), backbone, backbone_weights, frozen, cache_dir, num_workers
+        )
         config = _config(
             head,
             n_components=n_components,
@@ -252,11 +328,11 @@ def train(
             seed=seed,
             device=device,
             amp=amp,
+            **image_cfg,
         )
-        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    result = run_train(config, tr, va, out, resume=resume)
+    result = run_train(config, tr, va, out, resume=resume, feature_extractor=extractor)
     model, _, _ = load_model(out / "model")
     m = evaluate_model(model, te.X, te.Y, next(model.parameters()).device, propensity_scores(tr.Y))
     from labelsphere.artifacts import write_json
@@ -319,7 +395,10 @@ def predict(
         Path, typer.Argument(help="A model directory written by train (RUN/model).")
     ],
     inputs: Annotated[
-        list[Path], typer.Argument(help="Feature rows as .npy (dense) or .npz (scipy sparse).")
+        list[Path],
+        typer.Argument(
+            help="Image files (JPEG, PNG, SVG) for an image model, or feature rows as .npy (dense) / .npz (scipy sparse)."
+        ),
     ],
     k: Annotated[int, typer.Option("--k", "-k", help="How many labels per input.")] = 5,
     threshold: Annotated[
@@ -329,18 +408,20 @@ def predict(
         bool, typer.Option("--json", help="Print JSON lines instead of a table.")
     ] = False,
 ) -> None:
-    """Print the top-k labels with scores for each input row."""
-    import torch
-
+    """Print the top-k labels with scores for each image file or feature row."""
     from labelsphere.decode import topk
-    from labelsphere.train import load_model, predict_scores
+    from labelsphere.train import load_feature_extractor, load_model, predict_scores
 
     try:
         model, meta, vocab = load_model(model_dir)
+        extractor = load_feature_extractor(model_dir)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     device = next(model.parameters()).device
-    for path in inputs:
+    rows = [p for p in inputs if p.suffix in (".npy", ".npz")]
+    images = [p for p in inputs if p.suffix not in (".npy", ".npz")]
+    results: list[tuple[str, np.ndarray | None]] = []
+    for path in rows:
         try:
             X = _read_rows(path)
         except (ValueError, OSError) as e:
@@ -349,26 +430,35 @@ def predict(
             _fail(
                 f"{path}: rows have {X.shape[1]} features, the model expects {meta['in_features']}"
             )
-        with torch.no_grad():
-            scores = predict_scores(model, X, device)
-        idx, vals = topk(scores, k)
-        for r in range(len(idx)):
-            labels = [
-                (vocab.names[j], float(v))
-                for j, v in zip(idx[r], vals[r], strict=True)
-                if threshold is None or v >= threshold
-            ]
-            if as_json:
-                typer.echo(
-                    json.dumps(
-                        {
-                            "input": f"{path}[{r}]",
-                            "labels": [{"label": n, "score": s} for n, s in labels],
-                        }
-                    )
-                )
-            else:
-                typer.echo(f"{path}[{r}]: " + ", ".join(f"{n} ({s:.3f})" for n, s in labels))
+        scores, _ = predict_scores(model, X, device)
+        results += [(f"{path}[{r}]", scores[r]) for r in range(len(scores))]
+    if images:
+        if extractor is not None:
+            from labelsphere.images import extract_features
+
+            feats, ok = extract_features(extractor, images, progress=False, device=device)
+            scores, _ = predict_scores(model, feats.astype(np.float32), device)
+        elif meta.get("image_backbone"):
+            scores, ok = predict_scores(model, [str(p) for p in images], device)
+        else:
+            _fail(f"{model_dir} was trained on feature vectors: give .npy/.npz rows, not images")
+        results += [(str(p), scores[i] if ok[i] else None) for i, p in enumerate(images)]
+    for name, score in results:
+        if score is None:
+            msg = "could not load the image (see the warning above)"
+            typer.echo(json.dumps({"input": name, "error": msg}) if as_json else f"{name}: {msg}")
+            continue
+        idx, vals = topk(score[None, :], k)
+        labels = [
+            (vocab.names[j], float(v))
+            for j, v in zip(idx[0], vals[0], strict=True)
+            if threshold is None or v >= threshold
+        ]
+        if as_json:
+            out = {"input": name, "labels": [{"label": n, "score": s} for n, s in labels]}
+            typer.echo(json.dumps(out))
+        else:
+            typer.echo(f"{name}: " + ", ".join(f"{n} ({s:.3f})" for n, s in labels))
 
 
 @app.command()
@@ -412,6 +502,11 @@ def compare(
     val_fraction: Annotated[
         float, typer.Option(help="Share of train held out for validation.")
     ] = 0.1,
+    backbone: Backbone = "tf_efficientnet_lite0",
+    backbone_weights: BackboneWeights = "default",
+    frozen: Frozen = True,
+    cache_dir: CacheDir = None,
+    num_workers: Workers = 0,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -431,6 +526,10 @@ def compare(
     ]
     try:
         lr_grid = [float(x) for x in lrs.split(",") if x.strip()]
+        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
+        (tr, va, te), extractor, image_cfg = _prepare_images(
+            (tr, va, te), backbone, backbone_weights, frozen, cache_dir, num_workers
+        )
         base = _config(
             "sigmoid",
             n_components=n_components,
@@ -444,12 +543,23 @@ def compare(
             warmup=warmup,
             eval_every=eval_every,
             device=device,
+            **image_cfg,
         )
-        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    out = out or Path("runs") / f"compare-{dataset}"
-    summary = run_compare(dataset, tr, va, te, specs, base, out, n_seeds=seeds, lrs=lr_grid)
+    out = out or Path("runs") / f"compare-{Path(dataset).stem}"
+    summary = run_compare(
+        dataset,
+        tr,
+        va,
+        te,
+        specs,
+        base,
+        out,
+        n_seeds=seeds,
+        lrs=lr_grid,
+        feature_extractor=extractor,
+    )
     typer.echo(render_report(summary))
     typer.echo(
         f"\nwrote {out}/report.md, {out}/results.json, {out}/curves_steps.png, {out}/curves_time.png"

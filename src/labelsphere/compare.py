@@ -141,6 +141,7 @@ def compare(
     lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
     progress: bool = True,
     resume: bool = True,
+    feature_extractor: Any = None,
 ) -> dict[str, Any]:
     """Run the comparison and write ``results.json``, ``report.md`` and the curve plots.
 
@@ -151,6 +152,8 @@ def compare(
         base: the shared budget and network; each head's ``lr`` is searched over ``lrs``.
         resume: reuse finished runs found in ``out_dir`` (a run is finished when its
             ``result.json`` says so), and resume interrupted ones.
+        feature_extractor: the frozen image backbone that produced the features, if any
+            (saved with every model so it can predict from image files).
 
     Returns:
         The content of ``results.json``.
@@ -179,7 +182,15 @@ def compare(
                     ],
                     "run_dir": str(run_dir),
                 }
-        r = train(cfg, train_data, val_data, run_dir, resume=resume, progress=progress)
+        r = train(
+            cfg,
+            train_data,
+            val_data,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            feature_extractor=feature_extractor,
+        )
         return {
             "best": r.best,
             "steps": r.steps,
@@ -219,7 +230,12 @@ def compare(
         "n_val": len(val_data),
         "n_test": len(test_data),
         "n_labels": train_data.Y.shape[1],
-        "n_features": train_data.X.shape[1] if train_data.X is not None else None,
+        "n_features": train_data.X.shape[1] if hasattr(train_data.X, "shape") else None,
+        "backbone": None if feature_extractor is None else feature_extractor.name,
+        "skipped_images": {
+            d.name: len((d.info or {}).get("skipped_images", []))
+            for d in (train_data, val_data, test_data)
+        },
         "config": base.to_json(),
         "n_seeds": n_seeds,
         "lrs": list(lrs),

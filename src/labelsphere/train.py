@@ -58,6 +58,8 @@ __all__ = [
     "TrainResult",
     "build_classifier",
     "evaluate_model",
+    "image_features",
+    "load_feature_extractor",
     "load_model",
     "predict_scores",
     "save_model",
@@ -93,6 +95,12 @@ class TrainConfig:
     Budget: ``epochs`` (or ``max_steps`` if set). Evaluation on the validation split every
     ``eval_every`` steps (default: once per epoch). ``patience`` evaluations without
     improvement of ``monitor`` stop early (``None``: never).
+
+    Images: ``backbone`` names a timm model (``backbone_weights``: ``"default"`` for the
+    packaged ImageNet weights, a local file, or ``None`` for random init). With ``frozen=True``
+    the heads train on cached pooled features (see ``image_features``); with ``frozen=False``
+    the backbone is fine-tuned end to end at ``lr * backbone_lr_scale``, images decoded by
+    ``num_workers`` DataLoader workers with the backbone's training augmentation.
     """
 
     head: str = "embedding"
@@ -115,6 +123,11 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     checkpoint_every: int | None = None
+    backbone: str | None = None
+    backbone_weights: str | None = "default"
+    frozen: bool = True
+    backbone_lr_scale: float = 0.1
+    num_workers: int = 0
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -233,11 +246,39 @@ def build_head(
 
 
 def build_classifier(
-    config: TrainConfig, in_features: int, n_labels: int, embeddings: np.ndarray | None
+    config: TrainConfig,
+    in_features: int | None,
+    n_labels: int,
+    embeddings: np.ndarray | None,
+    image_weights: str | Path | None = "config",
 ) -> Classifier:
-    backbone = MLP(in_features, config.hidden, config.dropout)
-    head = build_head(config, backbone.out_features, n_labels, embeddings)
+    """Backbone (an MLP on features, or timm model + MLP when fine-tuning images) and head.
+
+    ``in_features`` is the feature dimension (``None`` for a fine-tuned image backbone, whose
+    output size is its own); ``image_weights`` overrides ``config.backbone_weights`` (the
+    model directory loads its own copy instead of the original file).
+    """
+    if config.backbone is not None and not config.frozen:
+        from labelsphere.backbones import create_backbone
+
+        weights = config.backbone_weights if image_weights == "config" else image_weights
+        image = create_backbone(config.backbone, weights)
+        mlp = MLP(image.num_features, config.hidden, config.dropout)
+        backbone: nn.Module = nn.Sequential(image, mlp)
+        out = mlp.out_features
+    else:
+        if in_features is None:
+            raise ValueError("in_features is required for a model on features")
+        backbone = MLP(in_features, config.hidden, config.dropout)
+        out = backbone.out_features
+    head = build_head(config, out, n_labels, embeddings)
     return Classifier(backbone, head)
+
+
+def image_backbone(model: Classifier) -> nn.Module | None:
+    """The timm backbone of a fine-tuned image model (``None`` for models on features)."""
+    first = model.backbone[0] if isinstance(model.backbone, nn.Sequential) else None
+    return first if first is not None and hasattr(first, "data_config") else None
 
 
 # ---------------------------------------------------------------------- data in memory
@@ -269,9 +310,57 @@ class FeatureBatches:
         self, seed: int, epoch: int, batch_size: int, skip: int = 0
     ) -> Iterator[tuple[Tensor, Tensor]]:
         order = np.random.default_rng([seed, epoch]).permutation(self.n)
-        n_batches = self.n // batch_size  # drop the ragged last batch: equal-sized steps
+        # Drop the ragged last batch (equal-sized steps), unless the data is smaller than a batch.
+        n_batches = self.steps_per_epoch(batch_size)
         for b in range(skip, n_batches):
             yield self.rows(order[b * batch_size : (b + 1) * batch_size])
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n // batch_size)
+
+
+class ImageBatches:
+    """Mini-batches of (augmented images, multi-hot labels) decoded from files by a DataLoader.
+
+    Same contract as ``FeatureBatches``: the order of epoch e is a pure function of (seed, e).
+    Images that fail to load are dropped from their batch, warned about and counted in
+    ``skipped`` (an epoch never stops on a bad file).
+    """
+
+    def __init__(self, paths: list[str], Y: sp.csr_matrix, data_config: dict, num_workers: int = 0):
+        from labelsphere.images import ImageDataset, image_transform
+
+        self.dataset = ImageDataset(paths, Y, image_transform(data_config, training=True))
+        self.n = len(paths)
+        self.num_workers = num_workers
+
+    @property
+    def skipped(self) -> list:
+        return self.dataset.skipped
+
+    def epoch(
+        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        from torch.utils.data import DataLoader
+
+        from labelsphere.images import collate_images
+
+        order = np.random.default_rng([seed, epoch]).permutation(self.n)
+        n_batches = self.steps_per_epoch(batch_size)
+        batches = [
+            order[b * batch_size : (b + 1) * batch_size].tolist() for b in range(skip, n_batches)
+        ]
+        # Augmentation randomness comes from torch's RNG, which checkpoints save and restore.
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            num_workers=self.num_workers,
+            collate_fn=collate_images,
+        )
+        for batch in loader:
+            self.dataset.record(batch)
+            if len(batch):
+                yield batch.images, batch.labels
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return max(1, self.n // batch_size)
@@ -286,30 +375,67 @@ def resolve_device(name: str) -> torch.device:
 # ---------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def predict_scores(
-    model: Classifier, X: np.ndarray | sp.csr_matrix, device: torch.device, batch_size: int = 1024
-) -> np.ndarray:
-    """Scores (n, L) of the model on features X, float32."""
+    model: Classifier,
+    X: np.ndarray | sp.csr_matrix | list[str],
+    device: torch.device,
+    batch_size: int = 1024,
+    num_workers: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (n, L) float32 of the model on features X, or on image files for an image model.
+
+    Returns ``(scores, ok)``: ``ok`` (n,) is False for images that could not be loaded (their
+    scores rows are 0); always True for features.
+    """
+    was_training = model.training
     model.eval()
-    out = []
-    for i in range(0, X.shape[0], batch_size):
-        x = X[i : i + batch_size]
-        x = x.toarray() if sp.issparse(x) else x
-        xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
-        out.append(model.scores(model(xb)).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.head.n_labels), np.float32)
+    n_labels = model.head.n_labels
+    try:
+        if isinstance(X, list):
+            from labelsphere.images import ImageDataset, image_transform
+
+            image = image_backbone(model)
+            if image is None:
+                raise ValueError("this model takes feature vectors, not image files")
+            ds = ImageDataset(X, None, image_transform(image.data_config, training=False))
+            scores = np.zeros((len(X), n_labels), np.float32)
+            ok = np.zeros(len(X), bool)
+            for batch in ds.batches(min(batch_size, 64), num_workers=num_workers):
+                s = model.scores(model(batch.images.to(device))).float().cpu().numpy()
+                scores[batch.indices.numpy()] = s
+                ok[batch.indices.numpy()] = True
+            return scores, ok
+        out = []
+        for i in range(0, X.shape[0], batch_size):
+            x = X[i : i + batch_size]
+            x = x.toarray() if sp.issparse(x) else x
+            xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+            out.append(model.scores(model(xb)).float().cpu().numpy())
+        scores = np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
+        return scores, np.ones(len(scores), bool)
+    finally:
+        model.train(was_training)
 
 
 def evaluate_model(
     model: Classifier,
-    X: np.ndarray | sp.csr_matrix,
+    X: np.ndarray | sp.csr_matrix | list[str],
     Y: sp.csr_matrix,
     device: torch.device,
     propensities: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """MAP@100, mAP, P@1/3/5, R@k, nDCG@k and PSP@k of the model on (X, Y)."""
-    scores = predict_scores(model, X, device)
+    """MAP@100, mAP, P@1/3/5, R@k, nDCG@k and PSP@k of the model on (X, Y).
+
+    Images that cannot be loaded are left out (``"n_skipped"`` says how many).
+    """
+    scores, ok = predict_scores(model, X, device)
+    Y = sp.csr_matrix(Y)
+    if not ok.all():
+        scores, Y = scores[ok], Y[ok]
     m = evaluate(Y, scores=scores, ks=(1, 3, 5), map_k=100, propensities=propensities)
-    return {k: float(v) for k, v in m.items()}
+    out = {k: float(v) for k, v in m.items()}
+    if not ok.all():
+        out["n_skipped"] = int((~ok).sum())
+    return out
 
 
 # ---------------------------------------------------------------------- checkpoints
@@ -426,11 +552,28 @@ def save_model(
     model: Classifier,
     config: TrainConfig,
     vocabulary: LabelVocabulary,
-    in_features: int,
+    in_features: int | None,
     extra: dict[str, Any] | None = None,
+    feature_extractor: nn.Module | None = None,
 ) -> None:
-    """Write a self-contained model directory: config, weights, label embedding, vocabulary."""
+    """Write a self-contained model directory: config, weights, label embedding, vocabulary.
+
+    Files: ``model.json`` (format, config, shapes), ``model.safetensors`` (every weight,
+    the fixed label embedding included as ``head.embeddings``), ``vocabulary.json``, and for a
+    model trained on frozen image features, ``feature_extractor.safetensors`` plus its name and
+    preprocessing in ``model.json``, so ``predict`` can go from image files to labels. The
+    directory is built beside the target and swapped in, so a reader never sees half of it.
+    """
     from safetensors.torch import save_file
+
+    extra = dict(extra or {})
+    if feature_extractor is not None:
+        extra["feature_extractor"] = {
+            "name": feature_extractor.name,
+            "weights_id": feature_extractor.weights_id,
+            "num_features": feature_extractor.num_features,
+            "data_config": dict(feature_extractor.data_config),
+        }
 
     directory = Path(directory)
     tmp = directory.with_name(f".{directory.name}.tmp")
@@ -441,6 +584,17 @@ def save_model(
         str(tmp / "model.safetensors"),
     )
     vocabulary.save(tmp / "vocabulary.json")
+    if feature_extractor is not None:
+        save_file(
+            {
+                k: v.detach().cpu().contiguous()
+                for k, v in feature_extractor.model.state_dict().items()
+            },
+            str(tmp / "feature_extractor.safetensors"),
+        )
+    image = image_backbone(model)
+    if image is not None:
+        extra["image_backbone"] = {"name": image.name, "data_config": dict(image.data_config)}
     write_json(
         tmp / "model.json",
         {
@@ -450,7 +604,7 @@ def save_model(
             "in_features": in_features,
             "n_labels": len(vocabulary),
             "embedding_dim": getattr(model.head, "dim", None),
-            **(extra or {}),
+            **extra,
         },
     )
     if directory.exists():
@@ -479,8 +633,13 @@ def load_model(
     except Exception as e:
         raise FormatError(f"{directory / 'model.safetensors'}: unreadable ({e})") from None
     emb = weights.get("head.embeddings")
+    in_features = meta.get("in_features")
     model = build_classifier(
-        config, int(meta["in_features"]), len(vocab), None if emb is None else emb.numpy()
+        config,
+        None if in_features is None else int(in_features),
+        len(vocab),
+        None if emb is None else emb.numpy(),
+        image_weights=None,  # a fine-tuned backbone's weights are in model.safetensors
     )
     try:
         model.load_state_dict(weights)
@@ -490,6 +649,20 @@ def load_model(
         ) from None
     model.to(resolve_device(device) if isinstance(device, str) else device).eval()
     return model, meta, vocab
+
+
+def load_feature_extractor(directory: Path) -> nn.Module | None:
+    """The frozen image backbone saved with a model trained on image features, else ``None``."""
+    from labelsphere.backbones import create_backbone
+
+    directory = Path(directory)
+    meta = read_json(directory / "model.json")
+    info = meta.get("feature_extractor")
+    if info is None:
+        return None
+    return create_backbone(
+        info["name"], directory / "feature_extractor.safetensors", data_config=info["data_config"]
+    )
 
 
 # ---------------------------------------------------------------------- the loop
@@ -563,6 +736,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    feature_extractor: nn.Module | None = None,
 ) -> TrainResult:
     """Train ``config``'s model on ``train_data``, evaluating on ``val_data``; write ``run_dir``.
 
@@ -572,13 +746,24 @@ def train(
         stop_after: stop (as if interrupted) after this many steps; for tests and for
             splitting a long run. The checkpoint lets ``resume=True`` finish the run with
             the same result as an uninterrupted one.
+        feature_extractor: the frozen image backbone that made ``train_data.X`` (see
+            ``image_features``); saved into the model directory so it predicts from images.
 
     Returns:
         A ``TrainResult``; ``run_dir`` holds ``config.json``, ``metrics.jsonl``,
         ``result.json``, ``checkpoints/`` and the best model in ``model/``.
     """
     with PeakMemory() as mem:
-        result = _train(config, train_data, val_data, Path(run_dir), resume, progress, stop_after)
+        result = _train(
+            config,
+            train_data,
+            val_data,
+            Path(run_dir),
+            resume,
+            progress,
+            stop_after,
+            feature_extractor,
+        )
     result.peak_rss_mb = mem.peak_mb
     info = read_json(result.run_dir / "result.json")
     write_json(result.run_dir / "result.json", {**info, "peak_rss_mb": mem.peak_mb})
@@ -593,9 +778,16 @@ def _train(
     resume: bool = False,
     progress: bool = True,
     stop_after: int | None = None,
+    feature_extractor: nn.Module | None = None,
 ) -> TrainResult:
-    if train_data.X is None or isinstance(train_data.X, list):
-        raise ValueError(f"{train_data.name}: training needs feature vectors (X), got none")
+    images = isinstance(train_data.X, list)
+    if train_data.X is None:
+        raise ValueError(f"{train_data.name}: training needs inputs (features or images), got none")
+    if images and (config.backbone is None or config.frozen):
+        raise ValueError(
+            f"{train_data.name} holds image files: fine-tuning needs backbone=NAME and frozen=False; "
+            "for frozen features run image_features() first"
+        )
     if train_data.vocabulary != val_data.vocabulary:
         raise ValueError("train and validation data must share one vocabulary")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -611,13 +803,25 @@ def _train(
     torch.manual_seed(config.seed)
     t_setup = time.perf_counter()  # wall-clock includes fitting the label embedding
     device = resolve_device(config.device)
-    data = FeatureBatches(train_data.X, train_data.Y)
     n_labels = train_data.Y.shape[1]
     embeddings = label_embedding_for(config, train_data.Y)
-    model = build_classifier(config, data.X.shape[1], n_labels, embeddings).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    in_features = None if images else train_data.X.shape[1]
+    model = build_classifier(config, in_features, n_labels, embeddings).to(device)
+    image = image_backbone(model)
+    if images:
+        data: FeatureBatches | ImageBatches = ImageBatches(
+            train_data.X, train_data.Y, image.data_config, config.num_workers
+        )
+        # Fine-tuning: the pretrained backbone learns slower than the new layers.
+        image_ids = {id(p) for p in image.parameters()}
+        groups = [
+            {"params": [p for p in model.parameters() if id(p) not in image_ids], "lr": config.lr},
+            {"params": list(image.parameters()), "lr": config.lr * config.backbone_lr_scale},
+        ]
+    else:
+        data = FeatureBatches(train_data.X, train_data.Y)
+        groups = [{"params": list(model.parameters()), "lr": config.lr}]
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     spe = data.steps_per_epoch(config.batch_size)
     total = config.max_steps or config.epochs * spe
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total))
@@ -657,6 +861,7 @@ def _train(
     model.train()
     while step < total and not stopped_early:
         epoch, skip = divmod(step, spe)
+        step_before = step
         for x, y in data.epoch(config.seed, epoch, config.batch_size, skip=skip):
             x, y = x.to(device), y.to(device)
             with torch.autocast(device.type, enabled=use_amp):
@@ -686,7 +891,12 @@ def _train(
                 if not best or m[config.monitor] > best[config.monitor]:
                     best, bad_evals = rec, 0
                     save_model(
-                        run_dir / "model", model, config, train_data.vocabulary, data.X.shape[1]
+                        run_dir / "model",
+                        model,
+                        config,
+                        train_data.vocabulary,
+                        in_features,
+                        feature_extractor=feature_extractor,
                     )
                 else:
                     bad_evals += 1
@@ -712,6 +922,11 @@ def _train(
                 break
         if stop_after is not None and step >= stop_after:
             break
+        if step == step_before:
+            # Every image of the epoch failed to load (each was warned about): nothing to learn.
+            raise RuntimeError(
+                f"{train_data.name}: an epoch produced no batch; see the warnings above"
+            )
     bar.close()
     seconds = time.perf_counter() - t_start
     result = TrainResult(run_dir, history, best, step, seconds, stopped_early)
@@ -726,3 +941,44 @@ def _train(
         },
     )
     return result
+
+
+def image_features(
+    datasets: list[MultiLabelDataset],
+    backbone: nn.Module,
+    cache_dir: str | Path | None = None,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    progress: bool = True,
+) -> list[MultiLabelDataset]:
+    """Frozen mode: replace each dataset's image paths by the backbone's pooled features.
+
+    Features come from (and go to) the fp16 cache in ``cache_dir``; images that cannot be
+    loaded are dropped, and ``info["skipped_images"]`` lists them. Returns new datasets with
+    ``X`` float32 (n', F).
+    """
+    from labelsphere.images import extract_features
+
+    out = []
+    for ds in datasets:
+        if not isinstance(ds.X, list):
+            raise ValueError(f"{ds.name}: expected image paths in X")
+        feats, ok = extract_features(
+            backbone,
+            ds.X,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            progress=progress,
+        )
+        keep = np.flatnonzero(ok)
+        sub = ds.subset(keep)
+        skipped = [ds.X[i] for i in np.flatnonzero(~ok)]
+        out.append(
+            dataclasses.replace(
+                sub,
+                X=feats[keep].astype(np.float32),
+                info={**(sub.info or {}), "skipped_images": skipped, "backbone": backbone.name},
+            )
+        )
+    return out
