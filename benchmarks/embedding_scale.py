@@ -245,6 +245,21 @@ def labelsphere_embedding(Y: sp.csr_matrix, d: int) -> np.ndarray:
     return LabelEmbedding(n_components=d, random_state=0).fit(Y).embeddings_
 
 
+def labelsphere_fingerprint(d: int) -> dict[str, Any]:
+    """The estimator's parameters in effect and a hash of the fitting code (drift detection)."""
+    import hashlib
+
+    import labelsphere.cooccurrence
+    import labelsphere.embedding
+    from labelsphere import LabelEmbedding
+
+    h = hashlib.sha256()
+    for mod in (labelsphere.embedding, labelsphere.cooccurrence):
+        h.update(Path(str(mod.__file__)).read_bytes())
+    params = LabelEmbedding(n_components=d, random_state=0).get_params()
+    return {"params": {k: repr(v) for k, v in params.items()}, "source_sha256": h.hexdigest()[:16]}
+
+
 def plain_embedding(Y: sp.csr_matrix, d: int, dtype: str = "float64") -> np.ndarray:
     """Dense co-occurrence -> dense PMI (in place, row blocks) -> randomized_svd -> U sqrt(S)."""
     from sklearn.utils.extmath import randomized_svd
@@ -327,6 +342,7 @@ def worker_main(args: argparse.Namespace) -> None:
         "ru_maxrss_before_bytes": base_maxrss,
         "ru_maxrss_after_bytes": _maxrss_bytes(),
         "embedding_shape": list(E.shape),
+        "labelsphere": labelsphere_fingerprint(args.dims),
     }
     Path(args.worker_out).write_text(json.dumps(result))
 
@@ -479,6 +495,11 @@ def benchmark(
             "quality": quality.get(p),
             "raw": runs,
         }
+    prints = {json.dumps(x["labelsphere"], sort_keys=True) for p in PIPELINES for x in raw[p]}
+    summary["labelsphere_code"] = [json.loads(x) for x in sorted(prints)]
+    if len(prints) > 1:
+        summary["warning"] = "labelsphere's code or defaults changed during this run"
+        print(f"[{name}] WARNING: {summary['warning']}", flush=True)
     summary["plain"]["dtype"] = dtype
     summary["plain"]["dtype_note"] = dtype_note
     if raw["plain"]:
@@ -534,7 +555,18 @@ def markdown_table(results: dict[str, Any], d: int) -> str:
                 f"{', '.join(f'{x:.3f}' for x in res['ratio_per_repeat'])} | "
                 f"{res['memory_ratio']:.3f}× | | |"
             )
-    return "\n".join(lines)
+    notes = []
+    for name, res in results["datasets"].items():
+        for code in res.get("labelsphere_code", []):
+            params = ", ".join(f"{k}={v.strip(chr(39))}" for k, v in sorted(code["params"].items()))
+            notes.append(f"{name}: labelsphere {params} (code {code['source_sha256']})")
+        if res.get("warning"):
+            notes.append(f"{name}: WARNING: {res['warning']}")
+    notes.append(
+        "plain: dense PMI with diagonal log(N/c_i), randomized_svd defaults (n_oversamples=10, "
+        "n_iter='auto'), E = U sqrt(S); oracle P@k decodes by dot product for both."
+    )
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

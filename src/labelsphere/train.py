@@ -72,7 +72,7 @@ _FORMAT_VERSION = 1
 
 # Head names and what they are. Options for each go in ``TrainConfig.head_options``.
 HEADS: dict[str, str] = {
-    "embedding": "PMI label embedding, cosine-proximity head (labelsphere's default formulation)",
+    "embedding": "PMI label embedding head; default loss: softmax over scaled cosines to the fixed label embeddings",
     "embedding-paper": "PMI label embedding exactly as Chollet (2016): SVD U*sqrt(S), cosine loss, dot decoding",
     "sigmoid": "linear to L logits, binary cross-entropy (the paper's baseline)",
     "softmax": "linear to L logits, softmax cross-entropy on the normalised multi-hot target",
@@ -83,7 +83,7 @@ HEADS: dict[str, str] = {
 }
 
 # The embedding head's defaults (set by the investigation in docs/results.md).
-EMBEDDING_DEFAULTS: dict[str, Any] = {"loss": "cosine", "similarity": "cosine"}
+EMBEDDING_DEFAULTS: dict[str, Any] = {"loss": "softmax", "similarity": "cosine"}
 # The paper's exact formulation, kept as the named head "embedding-paper".
 PAPER_EMBEDDING = {"pmi": "zero", "diagonal": "self_information", "factorization": "svd"}
 
