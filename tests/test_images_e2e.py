@@ -46,8 +46,23 @@ def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
     items, ds = coco_items
     run = tmp_path / "run"
     args = [
-        "train", str(items), "--out", str(run), "--epochs", "1", "--batch-size", "32", "--hidden", "",
-        "-d", "16", "--cache-dir", str(tmp_path / "cache"), "--threads", "1", mode,
+        "train",
+        str(items),
+        "--out",
+        str(run),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--hidden",
+        "",
+        "-d",
+        "16",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--threads",
+        "1",
+        mode,
     ]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -72,8 +87,22 @@ def test_predict_reports_an_unreadable_image(tmp_path, coco_items):
     run = tmp_path / "run"
     r = runner.invoke(
         app,
-        ["train", str(items), "--out", str(run), "--epochs", "1", "--hidden", "", "-d", "8",
-         "--cache-dir", str(tmp_path / "cache"), "--threads", "1"],
+        [
+            "train",
+            str(items),
+            "--out",
+            str(run),
+            "--epochs",
+            "1",
+            "--hidden",
+            "",
+            "-d",
+            "8",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--threads",
+            "1",
+        ],
     )
     assert r.exit_code == 0, r.output
     bad = tmp_path / "broken.jpg"

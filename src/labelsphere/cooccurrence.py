@@ -85,10 +85,12 @@ class CooccurrenceCounter:
         Y = self._as_multihot(batch)
         if Y.shape[0] == 0:
             return self
-        Y64 = Y.astype(np.int64)  # int8 products would overflow
+        # int8 products would overflow; int32 holds any batch below 2^31 samples and moves half
+        # the bytes of int64 through the sparse product. The running total is int64.
+        Y32 = Y.astype(np.int32)
         self.n_samples_ += Y.shape[0]
         self.label_counts_ += np.bincount(Y.indices, minlength=self.n_labels)
-        prod = sp.triu(Y64.T @ Y64, format="csr")
+        prod = sp.triu(Y32.T @ Y32, format="csr").astype(np.int64)
         self._pending.append(prod)
         self._pending_nnz += prod.nnz
         if self._pending_nnz >= max(self._pairs.nnz, 1 << 20):

@@ -113,7 +113,7 @@ def pmi_matrix(
 
 def _symmetric_operator(S: sp.csr_matrix, offset: float, seen: np.ndarray) -> LinearOperator:
     """``x -> S x + offset * (m m^T - diag(m)) x`` without forming the dense matrix."""
-    m = seen.astype(np.float64)
+    m = seen.astype(S.dtype)
 
     def matmat(X: np.ndarray) -> np.ndarray:
         X2 = X.reshape(X.shape[0], -1)
@@ -123,7 +123,24 @@ def _symmetric_operator(S: sp.csr_matrix, offset: float, seen: np.ndarray) -> Li
         return out.reshape(X.shape) if X.ndim == 1 else out
 
     L = S.shape[0]
-    return LinearOperator((L, L), matvec=matmat, matmat=matmat, rmatvec=matmat, dtype=np.float64)
+    return LinearOperator((L, L), matvec=matmat, matmat=matmat, rmatvec=matmat, dtype=S.dtype)
+
+
+def _orthonormalize(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of X's columns: Cholesky-QR twice (BLAS-3), QR if X is rank deficient.
+
+    Householder QR of a tall (L x k) matrix runs at BLAS-2 speed (on this project's 2-core
+    machines, 20-30 s for 17,000 x 320); two Cholesky-QR passes give the same orthogonality
+    to machine precision (Fukaya et al., 2014) with two Gram products and two triangular solves.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    try:
+        for _ in range(2):
+            R = np.linalg.cholesky(X.T @ X).T  # upper triangular, X = Q R
+            X = scipy.linalg.solve_triangular(R, X.T, trans="T", lower=False, check_finite=False).T
+        return X
+    except np.linalg.LinAlgError:
+        return scipy.linalg.qr(X, mode="economic", check_finite=False)[0]
 
 
 def _randomized_eigh(
@@ -135,16 +152,20 @@ def _randomized_eigh(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Approximate dominant eigenpairs of a symmetric operator (Halko et al. 2011, alg. 4.4 + 5.3).
 
-    Subspace iteration on a Gaussian start, QR-orthonormalised after every product for
-    stability, then Rayleigh-Ritz on the subspace. scikit-learn's ``randomized_range_finder``
-    needs an explicit matrix and its transpose; this works on the implicit sparse + rank-one
-    PMI operator and uses symmetry (one product per iteration, not two).
+    Subspace iteration from a Gaussian start, then Rayleigh-Ritz on the subspace. Products run
+    in float32 (the operator's dtype); between power iterations the block is only renormalised
+    with an LU factorisation, as scikit-learn's ``randomized_range_finder`` does, and it is
+    orthonormalised once, in float64, before Rayleigh-Ritz. scikit-learn's range finder needs an
+    explicit matrix and its transpose; this works on the implicit sparse + rank-one PMI operator
+    and uses symmetry (one product per iteration, not two).
     """
-    Q = rng.standard_normal((L, size))
-    Q, _ = np.linalg.qr(matmat(Q))
+    Q = matmat(rng.standard_normal((L, size)).astype(np.float32))
     for _ in range(n_iter):
-        Q, _ = np.linalg.qr(matmat(Q))
-    B = Q.T @ matmat(Q)
+        # permute_l=True returns P L: well-conditioned enough to keep the block from collapsing.
+        Q = scipy.linalg.lu(Q, permute_l=True, check_finite=False)[0]
+        Q = matmat(Q.astype(np.float32))
+    Q = _orthonormalize(Q)
+    B = Q.T @ matmat(Q.astype(np.float32)).astype(np.float64)
     B = (B + B.T) / 2  # symmetric up to rounding
     w, V = scipy.linalg.eigh(B)
     return w, Q @ V
@@ -178,8 +199,10 @@ class LabelEmbedding(BaseEstimator):
         ``"randomized"``: randomized subspace iteration on the sparse PMI operator.
         ``"arpack"``: scipy's Lanczos ``eigsh`` on the sparse operator.
         ``"auto"``: dense up to 2,000 labels, randomized above.
-    n_iter : int, default=6
-        Subspace iterations for ``solver="randomized"``.
+    n_iter : int, default=2
+        Subspace (power) iterations for ``solver="randomized"``. More is closer to the exact
+        eigenvectors and slower: on delicious (d=256 of L=983, the hard case) the oracle MAP@100
+        is 0.818 / 0.828 / 0.836 for 1 / 2 / 4 iterations, 0.838 exact.
     random_state : int, RandomState or None, default=None
         Seeds the randomized and ARPACK solvers.
 
@@ -220,7 +243,7 @@ class LabelEmbedding(BaseEstimator):
         factorization: Factorization = "svd",
         similarity: Similarity = "cosine",
         solver: Solver = "auto",
-        n_iter: int = 6,
+        n_iter: int = 2,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.n_components = n_components
@@ -293,8 +316,9 @@ class LabelEmbedding(BaseEstimator):
         elif solver == "randomized":
             # Oversample generously: components must be picked by sign (eigh) or magnitude
             # (svd) from the subspace, and Ritz values near the cut converge last.
-            size = min(L, d + max(d // 2, 16))
-            w, V = _randomized_eigh(op.matmat, L, size, int(self.n_iter), rng)
+            size = min(L, d + max(d // 4, 16))
+            op32 = _symmetric_operator(S.astype(np.float32), offset, seen)
+            w, V = _randomized_eigh(op32.matmat, L, size, int(self.n_iter), rng)
         else:
             which = "LA" if self.factorization == "eigh" else "LM"
             v0 = rng.uniform(-1, 1, L)
