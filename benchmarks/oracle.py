@@ -92,7 +92,11 @@ def markdown(rows: list[dict]) -> str:
             for d in sorted({r["d"] for r in rows if r["dataset"] == ds}):
                 cells = []
                 for v in values:
-                    vals = [r["MAP@100"] for r in rows if r["dataset"] == ds and r["d"] == d and r[factor] == v]
+                    vals = [
+                        r["MAP@100"]
+                        for r in rows
+                        if r["dataset"] == ds and r["d"] == d and r[factor] == v
+                    ]
                     cells.append(f"{np.mean(vals):.4f}")
                 best = int(np.argmax([float(c) for c in cells]))
                 cells[best] = f"**{cells[best]}**"
@@ -116,7 +120,9 @@ def markdown(rows: list[dict]) -> str:
     out.append("")
     # 3. The best configuration and the paper's plain one per dataset and d, all metrics.
     out.append("### Per dataset and d: best configuration vs the plain formulation\n")
-    out.append("plain = zero / self_information / svd / dot (the paper's U sqrt(S), -inf clipped to 0)\n")
+    out.append(
+        "plain = zero / self_information / svd / dot (the paper's U sqrt(S), -inf clipped to 0)\n"
+    )
     out.append("| dataset | d | config | d kept | MAP@100 | P@1 | P@3 | P@5 |")
     out.append("|---|---|---|---|---|---|---|---|")
     plain = "zero/self_information/svd/dot"
@@ -152,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "command": "python benchmarks/oracle.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": "python benchmarks/oracle.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "seconds": time.time() - t0,
