@@ -96,3 +96,47 @@ def test_embedding_head_rejects_bad_arguments():
         EmbeddingHead(3, torch.zeros(5))
     with pytest.raises(ValueError, match="similarity"):
         EmbeddingHead(3, torch.zeros(5, 2), similarity="l2")
+
+
+def test_normalized_softmax_loss_by_hand():
+    from labelsphere.heads import normalized_softmax_loss
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+    y = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])  # second row empty: skipped
+    logp = torch.log_softmax(logits[0], dim=0)
+    manual = -(logp[0] + logp[1]) / 2
+    assert normalized_softmax_loss(logits, y).item() == pytest.approx(manual.item(), rel=1e-6)
+
+
+def test_embedding_head_losses_and_bias_rules(bibtex):
+    train, _ = bibtex
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    y = torch.from_numpy(train.Y[:8].toarray()).float()
+    x = torch.randn(8, 1836)
+    for loss in EmbeddingHead.LOSSES:
+        head = EmbeddingHead(1836, emb, loss=loss, similarity="cosine")
+        value = head.loss(head(x), y)
+        assert torch.isfinite(value) and value.item() > 0
+        value.backward()
+        assert head.linear.weight.grad is not None
+        assert head.scores(head(x)).shape == (8, 159)
+    with pytest.raises(ValueError, match="never trains it"):
+        EmbeddingHead(1836, emb, loss="cosine", bias=True)
+
+
+def test_hybrid_head_starts_as_the_low_rank_pmi_classifier(bibtex):
+    from labelsphere.heads import HybridHead
+
+    train, _ = bibtex
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    head = HybridHead(1836, emb)
+    x = torch.randn(4, 1836)
+    out = head(x)
+    assert out.shape == (4, 16 + 159)
+    z = out[:, :16]
+    expected = z @ F.normalize(emb, dim=1).T + head.free.bias
+    torch.testing.assert_close(head.scores(out), expected)
+    y = torch.from_numpy(train.Y[:4].toarray()).float()
+    both = head.loss(out, y)
+    head.cosine_weight = 0.0
+    assert both.item() > head.loss(out, y).item()  # the cosine term adds a positive amount

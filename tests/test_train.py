@@ -26,7 +26,7 @@ def _config(**kw) -> TrainConfig:
 
 
 @pytest.mark.parametrize(
-    "head", ["embedding", "sigmoid", "softmax", "asl", "pca", "random", "embedding-paper"]
+    "head", ["embedding", "sigmoid", "softmax", "asl", "pca", "random", "embedding-paper", "hybrid"]
 )
 def test_every_head_trains_and_writes_a_loadable_model(tmp_path, bibtex, head):
     tr, va = bibtex
