@@ -124,6 +124,30 @@ def test_embedding_head_losses_and_bias_rules(bibtex):
         EmbeddingHead(1836, emb, loss="cosine", bias=True)
 
 
+def test_learned_embeddings_start_at_pmi_and_move(bibtex):
+    train, _ = bibtex
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    y = torch.from_numpy(train.Y[:32].toarray()).float()
+    x = torch.from_numpy(train.X[:32].toarray()).float()
+    fixed = EmbeddingHead(1836, emb, loss="softmax", similarity="cosine")
+    head = EmbeddingHead(1836, emb, loss="softmax", similarity="cosine", learn_embeddings=True)
+    head.linear.load_state_dict(fixed.linear.state_dict())
+    # Same start: identical scores; E is a parameter only when learned.
+    assert torch.equal(head.scores(head(x)), fixed.scores(fixed(x)))
+    assert "embeddings" not in dict(fixed.named_parameters())
+    # Saved models keep the same keys either way, so load_model restores a learned E.
+    assert head.state_dict().keys() == fixed.state_dict().keys()
+    opt = torch.optim.SGD(head.parameters(), lr=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        head.loss(head(x), y).backward()
+        opt.step()
+    assert not torch.equal(head.embeddings.detach(), emb)
+    assert torch.equal(fixed.embeddings, emb)
+    with pytest.raises(ValueError, match="learn_embeddings"):
+        EmbeddingHead(1836, emb, loss="cosine", learn_embeddings=True)
+
+
 def test_hybrid_head_starts_as_the_low_rank_pmi_classifier(bibtex):
     from labelsphere.heads import HybridHead
 

@@ -187,6 +187,9 @@ class EmbeddingHead(MultiLabelHead):
         bias: learn a per-label bias ``b`` (used in scores; trained by the score-based losses).
         scale: initial value of the learnable scale (inverse temperature) of the score-based
             losses; learned in log space so it stays positive.
+        learn_embeddings: train E too, starting from the given embeddings (the PMI embedding as
+            the initialisation of a low-rank label layer). Only with the score-based losses:
+            the cosine and mse targets are built from E and would move with it.
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -204,6 +207,7 @@ class EmbeddingHead(MultiLabelHead):
         similarity: str = "dot",
         bias: bool = False,
         scale: float = 10.0,
+        learn_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if embeddings.dim() != 2:
@@ -216,11 +220,21 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"scale must be > 0, got {scale}")
         if bias and loss in ("cosine", "mse"):
             raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
+        if learn_embeddings and loss not in ("softmax", "bce"):
+            raise ValueError(
+                f"learn_embeddings=True needs loss='softmax' or 'bce' (its targets do not move "
+                f"with E), got loss={loss!r}"
+            )
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
         self.loss_kind = loss
         self.similarity = similarity
-        self.register_buffer("embeddings", embeddings.detach().float().clone())
+        self.learn_embeddings = learn_embeddings
+        init = embeddings.detach().float().clone()
+        if learn_embeddings:
+            self.embeddings = nn.Parameter(init)
+        else:
+            self.register_buffer("embeddings", init)
         self.linear = nn.Linear(in_features, self.dim)
         self.bias = nn.Parameter(torch.zeros(self.n_labels)) if bias else None
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
