@@ -5,16 +5,24 @@ into ``docs/results/<dataset>/``, and prints two markdown blocks: the full per-d
 the compact README table.
 
     python benchmarks/results_table.py /work/exp/final-delicious /work/exp/final-bibtex ...
+    python benchmarks/results_table.py --write DIR...   # also fill docs/results.md and README.md
+
+With ``--write`` the generated blocks replace what lies between the ``<!-- TABLES -->`` /
+``<!-- /TABLES -->`` and ``<!-- TARGETS -->`` / ``<!-- /TARGETS -->`` markers of
+``docs/results.md`` and the ``<!-- BENCHMARK_TABLE -->`` / ``<!-- /BENCHMARK_TABLE -->`` markers
+of ``README.md`` (written atomically).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
-from labelsphere.compare import PUBLISHED, _add_speed, summarize
+from labelsphere.artifacts import atomic_write_text
+from labelsphere.compare import PUBLISHED, _add_speed, _slug, render_report, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
@@ -22,6 +30,10 @@ METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
 
 def _f(v: float | None, fmt: str) -> str:
     return "—" if v is None else format(v, fmt)
+
+
+def _x(v: float | None) -> str:
+    return "never" if v is None else f"{v:.2f}×"
 
 
 def dataset_block(summary: dict) -> str:
@@ -37,7 +49,7 @@ def dataset_block(summary: dict) -> str:
         + (f" ({summary['backbone']} frozen)" if summary.get("backbone") else "")
         + f"; MLP {tuple(cfg['hidden'])}, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
         f"{summary['n_seeds']} seeds, lr per head from {summary['lrs']}; "
-        f"{summary['seconds'] / 60:.0f} min wall in all.",
+        f"{summary['n_runs']} runs, {summary['run_seconds'] / 60:.0f} min of training in all.",
         "",
         "| head | lr | "
         + " | ".join(METRICS)
@@ -82,29 +94,130 @@ def readme_block(summaries: list[dict]) -> str:
             lines.append(
                 f"| {summary['dataset']} | {head} | {r['MAP@100'][0]:.4f} | {r['P@1'][0]:.4f} | {r['P@5'][0]:.4f} | "
                 f"{r['PSP@5'][0]:.4f} | {r['MAP@100'][0] / base['MAP@100'][0]:.3f}× | "
-                f"{_f(r['steps_ratio'], '.2f')}× ({r['reached']}) | {_f(r['steps90_ratio'], '.2f')}× |"
+                f"{_x(r['steps_ratio'])} ({r['reached']}) | {_x(r['steps90_ratio'])} |"
             )
     return "\n".join(lines)
+
+
+def targets_block(summaries: list[dict], heads: tuple[str, ...] = ("embedding", "hybrid")) -> str:
+    """The issue's targets per dataset: MAP@100 ratio, steps ratio, P@1 against the published best."""
+    lines = [
+        "| dataset | head | MAP@100 / sigmoid (target ≥ 1.07) | steps to sigmoid's best / sigmoid's (target ≤ 0.5) | P@1 (%) | best published P@1 (%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for summary in summaries:
+        rows = {r["head"]: r for r in summarize(summary)}
+        base = rows[summary["baseline"]]
+        pub = PUBLISHED.get(summary["dataset"])
+        best = f"{max(v[0] for v in pub.values()):.2f}" if pub else "—"
+        for head in heads:
+            r = rows.get(head)
+            if r is None:
+                continue
+            ratio = r["MAP@100"][0] / base["MAP@100"][0]
+            steps = (
+                f"{r['steps_ratio']:.2f} ({r['reached']} seeds reach it)"
+                if r["steps_ratio"] is not None
+                else f"never ({r['reached']}); 90% of it: {_f(r['steps90_ratio'], '.2f')}"
+            )
+            k, n = r["reached"].split("/")
+            fast = r["steps_ratio"] is not None and r["steps_ratio"] <= 0.5 and k == n
+            lines.append(
+                f"| {summary['dataset']} | {head} | {ratio:.3f} {'✓' if ratio >= 1.07 else '✗'} | "
+                f"{steps} {'✓' if fast else '✗'} | "
+                f"{100 * r['P@1'][0]:.2f} | {best} |"
+            )
+    return "\n".join(lines)
+
+
+def scale_block(path: Path) -> str:
+    """The scale benchmark's own table (benchmarks/embedding_scale.py), with its command."""
+    d = json.loads(path.read_text())
+    m = d["machine"]
+    return (
+        f"`{d['config']['command']}` ({m['date'][:16]}, {m['cpu_count']} cores, "
+        f"BLAS threads: {d['config']['blas_threads']}; medians of {d['config']['repeats']} "
+        f"repeats):\n\n" + d["table_markdown"]
+    )
+
+
+def images_block(path: Path) -> str:
+    """The image pipeline's overhead (benchmarks/image_throughput.py) as a table."""
+    d = json.loads(path.read_text())
+    ex, ht = d["extraction"], d["head_training"]
+    lines = [
+        f"`python benchmarks/image_throughput.py --data-dir ../shared/data` ({d['backbone']['name']}, "
+        f"{d['device']}, {d['torch_threads']} torch thread(s), {d['n_images']} images, medians):",
+        "",
+        "| what | labelsphere (/s) | plain timm/PyTorch loop (/s) | overhead (target ≤ 1.15×) |",
+        "|---|---|---|---|",
+        f"| feature extraction (images) | {ex['labelsphere_per_s']:.2f} | {ex['plain_per_s']:.2f} | "
+        f"{ex['overhead']:.3f}× |",
+    ]
+    for head in ("SigmoidHead", "EmbeddingHead"):
+        h = ht[head]
+        lines.append(
+            f"| {head} training (steps, batch {ht['batch_size']}) | {h['labelsphere_per_s']:.0f} | "
+            f"{h['plain_per_s']:.0f} | {h['overhead']:.3f}× |"
+        )
+    return "\n".join(lines)
+
+
+def _replace_between(path: Path, marker: str, block: str) -> None:
+    text = path.read_text()
+    pattern = re.compile(rf"(<!-- {marker} -->\n)(?:.*?\n)?(<!-- /{marker} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{path}: markers <!-- {marker} --> ... <!-- /{marker} --> not found")
+    atomic_write_text(path, pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), text))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="compare output directories")
     parser.add_argument("--docs", type=Path, default=REPO / "docs")
+    parser.add_argument(
+        "--write", action="store_true", help="fill docs/results.md and README.md between markers"
+    )
     args = parser.parse_args()
     summaries = []
     for d in args.dirs:
         summary = json.loads((d / "results.json").read_text())
         # Recompute the speed columns from the stored curves (older results lack some).
         _add_speed(summary["heads"], summary["baseline"], summary["n_seeds"])
+        if "run_seconds" not in summary:  # older results: add up the runs' own times
+            seconds = [
+                json.loads(
+                    (
+                        d / "runs" / _slug(spec) / f"lr={lr}" / f"seed={seed}" / "result.json"
+                    ).read_text()
+                )["seconds"]
+                for spec, res in summary["heads"].items()
+                for lr, seed in [(lr, 0) for lr in res["lr_search"]]
+                + [(f"{res['lr']:g}", k) for k in range(1, summary["n_seeds"])]
+            ]
+            summary["run_seconds"], summary["n_runs"] = sum(seconds), len(seconds)
         summaries.append(summary)
         dest = args.docs / "results" / summary["dataset"]
         dest.mkdir(parents=True, exist_ok=True)
-        for name in ("report.md", "results.json", "curves_steps.png", "curves_time.png"):
+        for name in ("results.json", "curves_steps.png", "curves_time.png"):
             shutil.copyfile(d / name, dest / name)
-    print("\n\n".join(dataset_block(s) for s in summaries))
-    print("\n\n<!-- README -->\n")
-    print(readme_block(summaries))
+        # Re-rendered with the current report code (the stored summary is unchanged).
+        atomic_write_text(dest / "report.md", render_report(summary))
+    tables = "\n\n".join(dataset_block(s) for s in summaries)
+    targets = targets_block(summaries)
+    readme = readme_block(summaries)
+    print(tables, targets, readme, sep="\n\n")
+    if args.write:
+        _replace_between(args.docs / "results.md", "TABLES", tables)
+        _replace_between(args.docs / "results.md", "TARGETS", targets)
+        bench = args.docs / "benchmarks"
+        _replace_between(
+            args.docs / "results.md", "SCALE", scale_block(bench / "embedding_scale.json")
+        )
+        _replace_between(
+            args.docs / "results.md", "IMAGES", images_block(bench / "image_throughput.json")
+        )
+        _replace_between(REPO / "README.md", "BENCHMARK_TABLE", readme)
 
 
 if __name__ == "__main__":

@@ -201,11 +201,15 @@ def compare(
         }
 
     results: dict[str, Any] = {}
+    run_seconds = 0.0  # every run's own time, whether it ran now or in an earlier invocation
     for spec in specs:
         grid = [spec.overrides["lr"]] if "lr" in spec.overrides else list(lrs)
         search = {lr: run(spec, lr, 0) for lr in grid}
         best_lr = max(grid, key=lambda lr: search[lr]["best"]["MAP@100"])
         runs = [search[best_lr]] + [run(spec, best_lr, s) for s in range(1, n_seeds)]
+        run_seconds += sum(r["seconds"] for r in search.values()) + sum(
+            r["seconds"] for r in runs[1:]
+        )
         for r in runs:
             model, _, _ = load_model(Path(r["run_dir"]) / "model")
             r["test"] = evaluate_model(
@@ -240,6 +244,8 @@ def compare(
         "n_seeds": n_seeds,
         "lrs": list(lrs),
         "seconds": time.perf_counter() - t0,
+        "run_seconds": run_seconds,
+        "n_runs": sum(len(r["lr_search"]) + n_seeds - 1 for r in results.values()),
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -334,7 +340,14 @@ def render_report(summary: dict[str, Any]) -> str:
         f"(warm-up {cfg['warmup']}), d={cfg['n_components']} for embedding heads. "
         f"Learning rate per head chosen on validation MAP@100 from {summary['lrs']} (seed 0); "
         f"{summary['n_seeds']} seeds at that rate; test metrics of each run's best validation checkpoint. "
-        f"Total wall time {summary['seconds'] / 60:.1f} min on {summary['machine']['device']} "
+        f"d={cfg['n_components']} is capped at L − 1. "
+        + (
+            f"The {summary['n_runs']} training runs took {summary['run_seconds'] / 60:.1f} min in all "
+            if "run_seconds" in summary
+            else ""
+        )
+        + f"(this invocation: {summary['seconds'] / 60:.1f} min wall; runs reused from an earlier "
+        f"one count with their own time) on {summary['machine']['device']} "
         f"({summary['machine']['threads']} threads), {summary['date']}.",
         "",
         "## Test metrics (mean ± std over seeds)",
@@ -350,7 +363,7 @@ def render_report(summary: dict[str, Any]) -> str:
         "",
         "## Speed: steps and seconds needed to reach the baseline's best validation MAP@100 (same seed)",
         "",
-        "| head | reached | median steps | steps ratio vs baseline | median seconds | steps to 90% of it (ratio) | steps run | train seconds | peak RSS MB |",
+        "| head | reached | median steps | steps ratio vs baseline | median seconds | steps to 90% of it (ratio) | steps run | train seconds | RSS added at peak (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -360,6 +373,12 @@ def render_report(summary: dict[str, Any]) -> str:
             f"{f(r['seconds_to_baseline'], '.1f')} | {f(r['steps90'], '.0f')} ({f(r['steps90_ratio'], '.2f')}) | "
             f"{r['total_steps']} | {r['train_seconds']:.1f} | {f(r['peak_rss_mb'], '.0f')} |"
         )
+    lines += [
+        "",
+        "RSS added at peak: resident memory a run added to this process at its peak (psutil, "
+        "sampled every 50 ms), median over seeds. Runs in one `compare` reuse memory the "
+        "allocator kept from earlier runs, so small heads often show about 0.",
+    ]
     published = PUBLISHED.get(summary["dataset"].split("/")[0])
     if published:
         lines += [
