@@ -79,23 +79,28 @@ def dataset_block(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _head_rows(summaries: list[dict], heads: tuple[str, ...]) -> list[tuple[dict, str, dict, dict]]:
+    """(summary, head, its row, the baseline's row) for each dataset and each head it ran."""
+    out = []
+    for summary in summaries:
+        rows = {r["head"]: r for r in summarize(summary)}
+        out += [(summary, h, rows[h], rows[summary["baseline"]]) for h in heads if h in rows]
+    return out
+
+
 def readme_block(summaries: list[dict]) -> str:
     lines = [
         "| dataset | head | MAP@100 | P@1 | P@5 | PSP@5 | vs sigmoid MAP@100 | steps to sigmoid's best | steps to 90% of it |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for summary in summaries:
-        rows = {r["head"]: r for r in summarize(summary)}
-        base = rows[summary["baseline"]]
-        for head in ("embedding", "embedding-paper", "hybrid", "sigmoid", "softmax"):
-            r = rows.get(head)
-            if r is None:
-                continue
-            lines.append(
-                f"| {summary['dataset']} | {head} | {r['MAP@100'][0]:.4f} | {r['P@1'][0]:.4f} | {r['P@5'][0]:.4f} | "
-                f"{r['PSP@5'][0]:.4f} | {r['MAP@100'][0] / base['MAP@100'][0]:.3f}× | "
-                f"{_x(r['steps_ratio'])} ({r['reached']}) | {_x(r['steps90_ratio'])} |"
-            )
+    for summary, head, r, base in _head_rows(
+        summaries, ("embedding", "embedding-paper", "hybrid", "sigmoid", "softmax")
+    ):
+        lines.append(
+            f"| {summary['dataset']} | {head} | {r['MAP@100'][0]:.4f} | {r['P@1'][0]:.4f} | {r['P@5'][0]:.4f} | "
+            f"{r['PSP@5'][0]:.4f} | {r['MAP@100'][0] / base['MAP@100'][0]:.3f}× | "
+            f"{_x(r['steps_ratio'])} ({r['reached']}) | {_x(r['steps90_ratio'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -105,28 +110,22 @@ def targets_block(summaries: list[dict], heads: tuple[str, ...] = ("embedding", 
         "| dataset | head | MAP@100 / sigmoid (target ≥ 1.07) | steps to sigmoid's best / sigmoid's (target ≤ 0.5) | P@1 (%) | best published P@1 (%) |",
         "|---|---|---|---|---|---|",
     ]
-    for summary in summaries:
-        rows = {r["head"]: r for r in summarize(summary)}
-        base = rows[summary["baseline"]]
+    for summary, head, r, base in _head_rows(summaries, heads):
         pub = PUBLISHED.get(summary["dataset"])
         best = f"{max(v[0] for v in pub.values()):.2f}" if pub else "—"
-        for head in heads:
-            r = rows.get(head)
-            if r is None:
-                continue
-            ratio = r["MAP@100"][0] / base["MAP@100"][0]
-            steps = (
-                f"{r['steps_ratio']:.2f} ({r['reached']} seeds reach it)"
-                if r["steps_ratio"] is not None
-                else f"never ({r['reached']}); 90% of it: {_f(r['steps90_ratio'], '.2f')}"
-            )
-            k, n = r["reached"].split("/")
-            fast = r["steps_ratio"] is not None and r["steps_ratio"] <= 0.5 and k == n
-            lines.append(
-                f"| {summary['dataset']} | {head} | {ratio:.3f} {'✓' if ratio >= 1.07 else '✗'} | "
-                f"{steps} {'✓' if fast else '✗'} | "
-                f"{100 * r['P@1'][0]:.2f} | {best} |"
-            )
+        ratio = r["MAP@100"][0] / base["MAP@100"][0]
+        steps = (
+            f"{r['steps_ratio']:.2f} ({r['reached']} seeds reach it)"
+            if r["steps_ratio"] is not None
+            else f"never ({r['reached']}); 90% of it: {_f(r['steps90_ratio'], '.2f')}"
+        )
+        k, n = r["reached"].split("/")
+        fast = r["steps_ratio"] is not None and r["steps_ratio"] <= 0.5 and k == n
+        lines.append(
+            f"| {summary['dataset']} | {head} | {ratio:.3f} {'✓' if ratio >= 1.07 else '✗'} | "
+            f"{steps} {'✓' if fast else '✗'} | "
+            f"{100 * r['P@1'][0]:.2f} | {best} |"
+        )
     return "\n".join(lines)
 
 
