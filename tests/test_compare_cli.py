@@ -97,6 +97,7 @@ def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
     )
     assert r.exit_code == 0, r.output
     assert "Oracle test" in r.output and (tmp_path / "rep" / "spectrum.png").is_file()
+    assert (tmp_path / "rep" / "label_map.png").stat().st_size > 10_000
     run = tmp_path / "run"
     r = runner.invoke(
         app,
@@ -152,3 +153,13 @@ def test_cli_errors_are_clear(tmp_path, data_dir):
     assert r.exit_code == 2 and "model.json" in r.output
     r = runner.invoke(app, ["compare", "--help"])
     assert r.exit_code == 0 and "--seeds" in r.output and "--lrs" in r.output
+
+
+def test_label_map_rejects_mismatched_inputs(tmp_path):
+    from labelsphere.plots import plot_label_map
+
+    with pytest.raises(ValueError, match="L names"):
+        plot_label_map(np.ones((4, 2)), ["a", "b"], np.ones(4), tmp_path / "m.png")
+    with pytest.raises(ValueError, match="at least 3"):
+        plot_label_map(np.zeros((4, 2)), list("abcd"), np.ones(4), tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()

@@ -186,7 +186,7 @@ def report(
     text = "\n".join(lines) + "\n"
     typer.echo(text)
     if out is not None:
-        from labelsphere.plots import plot_spectrum
+        from labelsphere.plots import plot_label_map, plot_spectrum
 
         est.save(out / "embedding")
         plot_spectrum(
@@ -194,8 +194,20 @@ def report(
             out / "spectrum.png",
             f"{dataset}: PMI eigenvalues of the kept components",
         )
-        atomic_write_text(out / "report.md", text + "\n![spectrum](spectrum.png)\n")
-        typer.echo(f"wrote {out}/report.md, {out}/spectrum.png and {out}/embedding/")
+        plot_label_map(
+            est.embeddings_,
+            est.vocabulary_.names,
+            est.label_counts_,
+            out / "label_map.png",
+            title=dataset,
+        )
+        atomic_write_text(
+            out / "report.md",
+            text + "\n![spectrum](spectrum.png)\n\n![label map](label_map.png)\n",
+        )
+        typer.echo(
+            f"wrote {out}/report.md, {out}/spectrum.png, {out}/label_map.png and {out}/embedding/"
+        )
 
 
 def _prepare_images(

@@ -1,4 +1,4 @@
-"""PNG plots of results: validation curves of a comparison, and label-embedding spectra.
+"""PNG plots of results: validation curves of a comparison, label-embedding spectra and maps.
 
 matplotlib runs on the Agg backend (no display needed); every figure is written atomically.
 """
@@ -12,7 +12,7 @@ import numpy as np
 
 from labelsphere.artifacts import atomic_write
 
-__all__ = ["plot_curves", "plot_spectrum"]
+__all__ = ["plot_curves", "plot_label_map", "plot_spectrum"]
 
 
 def _pyplot():
@@ -89,6 +89,63 @@ def plot_spectrum(eigenvalues: np.ndarray, path: str | Path, title: str = "PMI s
     ax.set_ylabel("eigenvalue")
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    path = Path(path)
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def plot_label_map(
+    embeddings: np.ndarray,
+    names: list[str],
+    counts: np.ndarray,
+    path: str | Path,
+    n_labels: int = 150,
+    title: str = "label map",
+    random_state: int = 0,
+) -> Path:
+    """A 2-D map of the ``n_labels`` most frequent labels' embeddings, names written on it.
+
+    The map is scikit-learn's t-SNE with the cosine metric (the similarity the labels are
+    decoded with), so labels that co-occur land near each other; marker area follows frequency.
+
+    Args:
+        embeddings: (L, d) label embeddings.
+        names: the L label names.
+        counts: (L,) label frequencies in the training data.
+    """
+    from sklearn.manifold import TSNE
+
+    E = np.asarray(embeddings, dtype=np.float64)
+    counts = np.asarray(counts)
+    if E.ndim != 2 or len(names) != E.shape[0] or counts.shape != (E.shape[0],):
+        raise ValueError(
+            f"need (L, d) embeddings with L names and L counts, got {E.shape}, "
+            f"{len(names)} names, counts {counts.shape}"
+        )
+    top = np.argsort(-counts, kind="stable")[: min(n_labels, E.shape[0])]
+    # Labels with an all-zero embedding (never seen) have no direction; cosine needs one.
+    top = top[np.linalg.norm(E[top], axis=1) > 0]
+    if len(top) < 3:
+        raise ValueError(
+            f"a label map needs at least 3 labels with a nonzero embedding, got {len(top)}"
+        )
+    xy = TSNE(
+        n_components=2,
+        metric="cosine",
+        init="random",
+        perplexity=min(30.0, (len(top) - 1) / 3),
+        random_state=random_state,
+    ).fit_transform(E[top])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(11, 9))
+    size = 10 + 190 * counts[top] / counts[top].max()
+    ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.35)
+    for (x, y), i in zip(xy, top, strict=True):
+        ax.annotate(str(names[i]), (x, y), fontsize=7, ha="center", va="bottom")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{title}: t-SNE (cosine) of the {len(top)} most frequent labels")
     path = Path(path)
     _save(fig, path)
     plt.close(fig)
