@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from labelsphere.data import load_dataset
 from labelsphere.train import TrainConfig, evaluate_model, load_model, train
@@ -86,3 +87,20 @@ def test_bad_config():
         TrainConfig(warmup=1.5)
     with pytest.raises(ValueError, match="unknown config fields"):
         TrainConfig.from_json({"head": "sigmoid", "learning_rate": 1})
+    with pytest.raises(ValueError, match="input_dropout"):
+        TrainConfig(input_dropout=1.0)
+
+
+def test_input_dropout_drops_features_in_training_only():
+    from labelsphere.train import MLP
+
+    torch.manual_seed(0)
+    plain, dropped = MLP(50, (8,)), MLP(50, (8,), input_dropout=0.5)
+    # Without input dropout no layer is added, so saved weights keep their names.
+    assert [k for k in plain.state_dict()] == ["net.0.weight", "net.0.bias"]
+    dropped.net[1].load_state_dict(plain.net[0].state_dict())
+    x = torch.ones(4, 50)
+    dropped.eval()
+    assert torch.equal(dropped(x), plain(x))
+    dropped.train()
+    assert not torch.equal(dropped(x), plain(x))

@@ -50,7 +50,7 @@ PUBLISHED: dict[str, dict[str, tuple[float, float, float]]] = {
     },
 }
 
-_CONFIG_KEYS = {"lr", "dropout", "hidden", "n_components", "weight_decay", "batch_size"}
+_CONFIG_KEYS = {"lr", "dropout", "input_dropout", "hidden", "n_components", "weight_decay", "batch_size"}
 _EMBEDDING_KEYS = {"pmi", "diagonal", "factorization", "smoothing", "solver"}
 REPORT_METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
 

@@ -109,6 +109,7 @@ class TrainConfig:
     embedding_options: dict[str, Any] = field(default_factory=dict)
     hidden: tuple[int, ...] = (512,)
     dropout: float = 0.0
+    input_dropout: float = 0.0
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -140,8 +141,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -161,11 +163,19 @@ class MLP(nn.Module):
     """Features (B, D) -> (B, hidden[-1]): Linear, GELU, dropout per hidden layer.
 
     With ``hidden=()`` it is the identity (a linear model once a head is added).
+    ``input_dropout`` > 0 drops input features first (a regulariser for sparse bag-of-words
+    inputs); at 0 no layer is added, so saved weights keep their names.
     """
 
-    def __init__(self, in_features: int, hidden: tuple[int, ...] = (512,), dropout: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        hidden: tuple[int, ...] = (512,),
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
+    ):
         super().__init__()
-        layers: list[nn.Module] = []
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout > 0 else []
         d = in_features
         for h in hidden:
             layers += [nn.Linear(d, h), nn.GELU(), nn.Dropout(dropout)]
@@ -263,13 +273,13 @@ def build_classifier(
 
         weights = config.backbone_weights if image_weights == "config" else image_weights
         image = create_backbone(config.backbone, weights)
-        mlp = MLP(image.num_features, config.hidden, config.dropout)
+        mlp = MLP(image.num_features, config.hidden, config.dropout, config.input_dropout)
         backbone: nn.Module = nn.Sequential(image, mlp)
         out = mlp.out_features
     else:
         if in_features is None:
             raise ValueError("in_features is required for a model on features")
-        backbone = MLP(in_features, config.hidden, config.dropout)
+        backbone = MLP(in_features, config.hidden, config.dropout, config.input_dropout)
         out = backbone.out_features
     head = build_head(config, out, n_labels, embeddings)
     return Classifier(backbone, head)
