@@ -25,3 +25,15 @@ def data_dir() -> Path:
     if not (d / "README.md").is_file():
         pytest.fail(f"real datasets not found at {d}; set LABELSPHERE_DATA to ../shared/data")
     return d
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module: on CI's 2 shared cores, two contending threads
+    are several times slower than one."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

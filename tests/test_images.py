@@ -55,13 +55,7 @@ PHOTOS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # The CI machine has 2 shared cores: one intra-op thread is faster than two contending.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

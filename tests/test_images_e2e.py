@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from labelsphere.cli import app
@@ -16,13 +15,15 @@ from labelsphere.data import load_dataset, read_items, write_items
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two torch threads on a loaded 2-core machine are several times slower than one.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _train(items: Path, run: Path, cache: Path, *extra: str) -> None:
+    """`labelsphere train` on an items file: one epoch of a linear head on lite0 features."""
+    args = ["train", str(items), "--out", str(run), "--epochs", "1", "--hidden", ""]
+    args += ["--cache-dir", str(cache), "--threads", "1", *extra]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
 
 
 @pytest.fixture(scope="module")
@@ -45,27 +46,7 @@ def test_items_file_round_trip(coco_items):
 def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
     items, ds = coco_items
     run = tmp_path / "run"
-    args = [
-        "train",
-        str(items),
-        "--out",
-        str(run),
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--hidden",
-        "",
-        "-d",
-        "16",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--threads",
-        "1",
-        mode,
-    ]
-    r = runner.invoke(app, args)
-    assert r.exit_code == 0, r.output
+    _train(items, run, tmp_path / "cache", "--batch-size", "32", "-d", "16", mode)
     meta = json.loads((run / "model" / "model.json").read_text())
     if mode == "--frozen":
         assert meta["feature_extractor"]["name"] == "tf_efficientnet_lite0"
@@ -85,26 +66,7 @@ def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
 def test_predict_reports_an_unreadable_image(tmp_path, coco_items):
     items, ds = coco_items
     run = tmp_path / "run"
-    r = runner.invoke(
-        app,
-        [
-            "train",
-            str(items),
-            "--out",
-            str(run),
-            "--epochs",
-            "1",
-            "--hidden",
-            "",
-            "-d",
-            "8",
-            "--cache-dir",
-            str(tmp_path / "cache"),
-            "--threads",
-            "1",
-        ],
-    )
-    assert r.exit_code == 0, r.output
+    _train(items, run, tmp_path / "cache", "-d", "8")
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(Path(ds.X[0]).read_bytes()[:300])
     r = runner.invoke(app, ["predict", str(run / "model"), str(bad), ds.X[1], "--json"])
