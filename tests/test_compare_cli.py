@@ -62,7 +62,19 @@ def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
     assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
     for png in ("curves_steps.png", "curves_time.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # Finished runs are reused: a second call trains nothing and gives the same numbers.
+    # 2 heads x (2 learning rates + 1 more seed) runs, each timed by itself.
+    assert summary["n_runs"] == 6
+    seconds = [r["seconds"] for res in summary["heads"].values() for r in res["runs"]]
+    assert summary["run_seconds"] > sum(seconds) > 0  # plus the search run not kept
+    # Finished runs are reused: a second call trains nothing and gives the same numbers,
+    # also for a run saved before a TrainConfig field existed (train's resume reads its
+    # config through from_json, which fills the default, and finds the run complete).
+    old_cfg = next(tmp_path.glob("runs/embedding/*/seed=1/config.json"))
+    cfg = json.loads(old_cfg.read_text())
+    del cfg["input_dropout"]
+    old_cfg.write_text(json.dumps(cfg))
+    weights = next(old_cfg.parent.glob("model/*.safetensors"))
+    stamp = weights.stat().st_mtime_ns
     again = compare(
         "bibtex",
         tr,
@@ -79,6 +91,7 @@ def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
         again["heads"]["embedding"]["runs"][1]["test"]
         == summary["heads"]["embedding"]["runs"][1]["test"]
     )
+    assert weights.stat().st_mtime_ns == stamp
 
 
 def test_cli_report_train_predict_evaluate(tmp_path, data_dir):

@@ -50,7 +50,15 @@ PUBLISHED: dict[str, dict[str, tuple[float, float, float]]] = {
     },
 }
 
-_CONFIG_KEYS = {"lr", "dropout", "input_dropout", "hidden", "n_components", "weight_decay", "batch_size"}
+_CONFIG_KEYS = {
+    "lr",
+    "dropout",
+    "input_dropout",
+    "hidden",
+    "n_components",
+    "weight_decay",
+    "batch_size",
+}
 _EMBEDDING_KEYS = {"pmi", "diagonal", "factorization", "smoothing", "solver"}
 REPORT_METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
 
@@ -60,7 +68,7 @@ class HeadSpec:
     """A head to compare: its name, options and config overrides, parsed from a spec string.
 
     ``"embedding[loss=softmax,similarity=cosine,n_components=128]"``: keys that are
-    ``TrainConfig`` fields (lr, dropout, hidden, n_components, weight_decay, batch_size) override
+    ``TrainConfig`` fields (lr, dropout, input_dropout, hidden, n_components, weight_decay, batch_size) override
     the shared config; ``LabelEmbedding`` parameters (pmi, diagonal, factorization, smoothing,
     solver) go to the embedding; everything else is a head option. A spec that sets ``lr``
     skips the learning-rate search.
@@ -337,10 +345,9 @@ def render_report(summary: dict[str, Any]) -> str:
         f"{summary['n_labels']} labels, {summary['n_features']} features. "
         f"Same network for every head: MLP hidden={tuple(cfg['hidden'])}, dropout={cfg['dropout']}; "
         f"AdamW, batch {cfg['batch_size']}, {cfg['epochs']} epochs, schedule {cfg['schedule']} "
-        f"(warm-up {cfg['warmup']}), d={cfg['n_components']} for embedding heads. "
+        f"(warm-up {cfg['warmup']}), d={cfg['n_components']} for embedding heads (capped at L − 1). "
         f"Learning rate per head chosen on validation MAP@100 from {summary['lrs']} (seed 0); "
         f"{summary['n_seeds']} seeds at that rate; test metrics of each run's best validation checkpoint. "
-        f"d={cfg['n_components']} is capped at L − 1. "
         + (
             f"The {summary['n_runs']} training runs took {summary['run_seconds'] / 60:.1f} min in all "
             if "run_seconds" in summary
