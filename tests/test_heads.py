@@ -164,3 +164,17 @@ def test_hybrid_head_starts_as_the_low_rank_pmi_classifier(bibtex):
     both = head.loss(out, y)
     head.cosine_weight = 0.0
     assert both.item() > head.loss(out, y).item()  # the cosine term adds a positive amount
+
+
+def test_unnormalised_scores_are_a_low_rank_linear_layer(bibtex):
+    train, _ = bibtex
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    x = torch.from_numpy(train.X[:8].toarray()).float()
+    head = EmbeddingHead(1836, emb, loss="softmax", similarity="dot", scale=2.0, normalize=False)
+    z = head(x)
+    # scale * z E^T on the raw output: what a linear layer with weight E A computes.
+    torch.testing.assert_close(head.scores(z), 2.0 * z @ emb.T, rtol=1e-5, atol=1e-5)
+    normed = EmbeddingHead(1836, emb, loss="softmax", similarity="dot", scale=2.0)
+    normed.linear.load_state_dict(head.linear.state_dict())
+    unit = z / z.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(normed.scores(z), 2.0 * unit @ emb.T, rtol=1e-5, atol=1e-5)

@@ -54,6 +54,7 @@ _CONFIG_KEYS = {
     "lr",
     "dropout",
     "input_dropout",
+    "mixup",
     "hidden",
     "n_components",
     "weight_decay",
@@ -68,7 +69,7 @@ class HeadSpec:
     """A head to compare: its name, options and config overrides, parsed from a spec string.
 
     ``"embedding[loss=softmax,similarity=cosine,n_components=128]"``: keys that are
-    ``TrainConfig`` fields (lr, dropout, input_dropout, hidden, n_components, weight_decay, batch_size) override
+    ``TrainConfig`` fields (lr, dropout, input_dropout, mixup, hidden, n_components, weight_decay, batch_size) override
     the shared config; ``LabelEmbedding`` parameters (pmi, diagonal, factorization, smoothing,
     solver) go to the embedding; everything else is a head option. A spec that sets ``lr``
     skips the learning-rate search.
@@ -181,8 +182,11 @@ def compare(
         done = run_dir / "result.json"
         if resume and done.is_file():
             saved = json.loads(done.read_text())
-            cfg_saved = json.loads((run_dir / "config.json").read_text())
-            if saved.get("complete") and cfg_saved == cfg.to_json():
+            # Read through from_json so a run saved before a field existed (which then has
+            # its default) still counts as the same run.
+            cfg_path = run_dir / "config.json"
+            cfg_saved = TrainConfig.from_json(json.loads(cfg_path.read_text()), str(cfg_path))
+            if saved.get("complete") and cfg_saved == cfg:
                 return {
                     **saved,
                     "history": [

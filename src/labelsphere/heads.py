@@ -190,6 +190,9 @@ class EmbeddingHead(MultiLabelHead):
         learn_embeddings: train E too, starting from the given embeddings (the PMI embedding as
             the initialisation of a low-rank label layer). Only with the score-based losses:
             the cosine and mse targets are built from E and would move with it.
+        normalize: unit-normalise the output before the score-based losses and their scores,
+            so only ``scale`` sets the temperature. ``False`` scores ``scale * sim(output, E_l)``
+            on the raw output: a linear layer of rank d on the fixed basis (W = E A).
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -208,6 +211,7 @@ class EmbeddingHead(MultiLabelHead):
         bias: bool = False,
         scale: float = 10.0,
         learn_embeddings: bool = False,
+        normalize: bool = True,
     ) -> None:
         super().__init__()
         if embeddings.dim() != 2:
@@ -230,6 +234,7 @@ class EmbeddingHead(MultiLabelHead):
         self.loss_kind = loss
         self.similarity = similarity
         self.learn_embeddings = learn_embeddings
+        self.normalize = bool(normalize)
         init = embeddings.detach().float().clone()
         if learn_embeddings:
             self.embeddings = nn.Parameter(init)
@@ -259,7 +264,7 @@ class EmbeddingHead(MultiLabelHead):
     def _logits(self, outputs: Tensor) -> Tensor:
         # Score-based losses see the unit-normalised output so the learnable scale alone sets
         # the temperature; eps keeps a zero output finite.
-        z = F.normalize(outputs.float(), dim=1, eps=1e-12)
+        z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
         logits = self.log_scale.exp() * (z @ self._keys().T)
         return logits if self.bias is None else logits + self.bias
 

@@ -96,6 +96,10 @@ class TrainConfig:
     ``eval_every`` steps (default: once per epoch). ``patience`` evaluations without
     improvement of ``monitor`` stop early (``None``: never).
 
+    Regularisation: ``dropout`` after each hidden layer, ``input_dropout`` on the inputs,
+    AdamW ``weight_decay``, and ``mixup`` (the Beta(a, a) parameter of mixup on inputs and
+    label vectors; 0 turns it off).
+
     Images: ``backbone`` names a timm model (``backbone_weights``: ``"default"`` for the
     packaged ImageNet weights, a local file, or ``None`` for random init). With ``frozen=True``
     the heads train on cached pooled features (see ``image_features``); with ``frozen=False``
@@ -110,6 +114,7 @@ class TrainConfig:
     hidden: tuple[int, ...] = (512,)
     dropout: float = 0.0
     input_dropout: float = 0.0
+    mixup: float = 0.0
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -144,6 +149,8 @@ class TrainConfig:
         for name in ("dropout", "input_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
+            raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -724,6 +731,17 @@ class PeakMemory:
         self.peak_mb = (self._max - self._base) / 2**20
 
 
+def mixup_batch(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """Mixup (Zhang et al., 2018): ``lam * (x, y) + (1 - lam) * (x, y)[perm]``, lam ~ Beta(a, a).
+
+    Shapes: x (B, ...) float, y (B, L) multi-hot -> the same shapes, y now soft. Draws from
+    torch's global generator (saved in checkpoints), so resumed runs mix identically.
+    """
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0])
+    return lam * x + (1.0 - lam) * x[perm], lam * y + (1.0 - lam) * y[perm]
+
+
 def _lr_lambda(config: TrainConfig, total: int) -> Callable[[int], float]:
     warm = int(config.warmup * total)
 
@@ -873,6 +891,8 @@ def _train(
         epoch, skip = divmod(step, spe)
         step_before = step
         for x, y in data.epoch(config.seed, epoch, config.batch_size, skip=skip):
+            if config.mixup > 0:
+                x, y = mixup_batch(x, y, config.mixup)
             x, y = x.to(device), y.to(device)
             with torch.autocast(device.type, enabled=use_amp):
                 out = model(x)
