@@ -59,6 +59,27 @@ CacheDir = Annotated[
     ),
 ]
 Workers = Annotated[int, typer.Option("--num-workers", help="DataLoader workers decoding images.")]
+# Network and budget options shared by train and compare (one definition, same help).
+NComponents = Annotated[
+    int, typer.Option("--n-components", "-d", help="Label embedding dimension (capped at L - 1).")
+]
+Hidden = Annotated[
+    str, typer.Option(help="MLP hidden sizes, comma-separated ('' for a linear model).")
+]
+Dropout = Annotated[float, typer.Option(help="Dropout after each hidden layer.")]
+WeightDecay = Annotated[float, typer.Option(help="AdamW weight decay.")]
+BatchSize = Annotated[int, typer.Option(help="Mini-batch size.")]
+Epochs = Annotated[int, typer.Option(help="Training budget per run, in epochs.")]
+Schedule = Annotated[str, typer.Option(help="constant | cosine | linear decay after warm-up.")]
+Warmup = Annotated[float, typer.Option(help="Warm-up, as a fraction of all steps.")]
+EvalEvery = Annotated[
+    int | None, typer.Option(help="Evaluate on validation every N steps (default: each epoch).")
+]
+Device = Annotated[str, typer.Option(help="auto | cpu | cuda.")]
+ValFraction = Annotated[
+    float,
+    typer.Option(help="Share of train held out for validation (datasets without a val split)."),
+]
 Threads = Annotated[
     int | None,
     typer.Option(
@@ -270,35 +291,24 @@ def train(
     out: Annotated[
         Path, typer.Option(help="Run directory (config, metrics.jsonl, checkpoints, model/).")
     ] = Path("runs/train"),
-    n_components: Annotated[
-        int, typer.Option("--n-components", "-d", help="Label embedding dimension.")
-    ] = 256,
-    hidden: Annotated[
-        str, typer.Option(help="MLP hidden sizes, comma-separated ('' for a linear model).")
-    ] = "512",
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
+    n_components: NComponents = 256,
+    hidden: Hidden = "512",
+    dropout: Dropout = 0.0,
     lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
-    epochs: Annotated[int, typer.Option(help="Training budget in epochs.")] = 30,
-    schedule: Annotated[
-        str, typer.Option(help="constant | cosine | linear decay after warm-up.")
-    ] = "constant",
-    warmup: Annotated[float, typer.Option(help="Warm-up, as a fraction of all steps.")] = 0.0,
-    eval_every: Annotated[
-        int | None, typer.Option(help="Evaluate on validation every N steps (default: each epoch).")
-    ] = None,
+    weight_decay: WeightDecay = 0.0,
+    batch_size: BatchSize = 128,
+    epochs: Epochs = 30,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0.0,
+    eval_every: EvalEvery = None,
     patience: Annotated[
         int | None, typer.Option(help="Stop after this many evaluations without improvement.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling and dropout.")] = 0,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    device: Device = "auto",
     amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
-    val_fraction: Annotated[
-        float,
-        typer.Option(help="Share of train held out for validation (datasets without a val split)."),
-    ] = 0.1,
+    val_fraction: ValFraction = 0.1,
     backbone: Backbone = "tf_efficientnet_lite0",
     backbone_weights: BackboneWeights = "default",
     frozen: Frozen = True,
@@ -491,29 +501,17 @@ def compare(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/compare-DATASET).")
     ] = None,
-    n_components: Annotated[
-        int, typer.Option("--n-components", "-d", help="Label embedding dimension.")
-    ] = 256,
-    hidden: Annotated[
-        str, typer.Option(help="MLP hidden sizes, comma-separated ('' for linear).")
-    ] = "512",
-    dropout: Annotated[float, typer.Option(help="Dropout after each hidden layer.")] = 0.0,
-    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.0,
-    batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 128,
-    epochs: Annotated[
-        int, typer.Option(help="Budget per run, in epochs (identical for every head).")
-    ] = 30,
-    schedule: Annotated[
-        str, typer.Option(help="constant | cosine | linear decay after warm-up.")
-    ] = "constant",
-    warmup: Annotated[float, typer.Option(help="Warm-up, as a fraction of all steps.")] = 0.0,
-    eval_every: Annotated[
-        int | None, typer.Option(help="Validation every N steps (default: each epoch).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
-    val_fraction: Annotated[
-        float, typer.Option(help="Share of train held out for validation.")
-    ] = 0.1,
+    n_components: NComponents = 256,
+    hidden: Hidden = "512",
+    dropout: Dropout = 0.0,
+    weight_decay: WeightDecay = 0.0,
+    batch_size: BatchSize = 128,
+    epochs: Epochs = 30,
+    schedule: Schedule = "constant",
+    warmup: Warmup = 0.0,
+    eval_every: EvalEvery = None,
+    device: Device = "auto",
+    val_fraction: ValFraction = 0.1,
     backbone: Backbone = "tf_efficientnet_lite0",
     backbone_weights: BackboneWeights = "default",
     frozen: Frozen = True,
