@@ -178,3 +178,17 @@ def test_unnormalised_scores_are_a_low_rank_linear_layer(bibtex):
     normed.linear.load_state_dict(head.linear.state_dict())
     unit = z / z.norm(dim=1, keepdim=True)
     torch.testing.assert_close(normed.scores(z), 2.0 * unit @ emb.T, rtol=1e-5, atol=1e-5)
+
+
+def test_hybrid_head_softmax_loss(bibtex):
+    from labelsphere.heads import HybridHead, normalized_softmax_loss
+
+    train, _ = bibtex
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    head = HybridHead(1836, emb, loss="softmax", cosine_weight=0.0)
+    x = torch.from_numpy(train.X[:8].toarray()).float()
+    y = torch.from_numpy(train.Y[:8].toarray()).float()
+    out = head(x)
+    torch.testing.assert_close(head.loss(out, y), normalized_softmax_loss(head.scores(out), y))
+    with pytest.raises(ValueError, match="loss must be"):
+        HybridHead(1836, emb, loss="cosine")
