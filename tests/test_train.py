@@ -138,3 +138,14 @@ def test_input_dropout_drops_features_in_training_only():
     assert torch.equal(dropped(x), plain(x))
     dropped.train()
     assert not torch.equal(dropped(x), plain(x))
+
+
+def test_a_short_budget_is_a_prefix_of_a_long_one(tmp_path, bibtex):
+    # benchmarks/budget_table.py reads shorter budgets off longer runs: with a constant schedule
+    # the first e epochs of a run are the run with an e-epoch budget.
+    tr, va = bibtex
+    short = train(_config(epochs=1, eval_every=None), tr, va, tmp_path / "short", progress=False)
+    long = train(_config(epochs=2, eval_every=None), tr, va, tmp_path / "long", progress=False)
+    assert len(short.history) == 1 and len(long.history) == 2
+    for key in ("step", "MAP@100", "P@1", "loss"):
+        assert short.history[0][key] == pytest.approx(long.history[0][key], rel=1e-6)
