@@ -66,9 +66,16 @@ def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
     assert summary["n_runs"] == 6
     seconds = [r["seconds"] for res in summary["heads"].values() for r in res["runs"]]
     assert summary["run_seconds"] > sum(seconds) > 0  # plus the search run not kept
+    # The output layer's size: sigmoid is L x H + L; the embedding head d x H + d + a scale,
+    # with its L x d embedding fixed.
+    L, H, d = tr.Y.shape[1], 64, 32
+    sig, emb = summary["heads"]["sigmoid"]["runs"][0], summary["heads"]["embedding"]["runs"][0]
+    assert (sig["head_parameters"], sig["head_fixed"]) == (L * H + L, 0)
+    assert (emb["head_parameters"], emb["head_fixed"]) == (d * H + d + 1, L * d)
+    assert f"{L * H + L:,d} / 0" in report
     # Finished runs are reused: a second call trains nothing and gives the same numbers,
-    # also for a run saved before a TrainConfig field existed (train's resume reads its
-    # config through from_json, which fills the default, and finds the run complete).
+    # also for a run saved before a TrainConfig field existed (compare reads saved configs
+    # through from_json, which fills the default).
     old_cfg = next(tmp_path.glob("runs/embedding/*/seed=1/config.json"))
     cfg = json.loads(old_cfg.read_text())
     del cfg["input_dropout"]

@@ -224,6 +224,10 @@ def compare(
         )
         for r in runs:
             model, _, _ = load_model(Path(r["run_dir"]) / "model")
+            # What the output layer costs, the number that grows with L: trained parameters
+            # and fixed buffers (the label embedding of the embedding heads).
+            r["head_parameters"] = sum(p.numel() for p in model.head.parameters())
+            r["head_fixed"] = sum(b.numel() for b in model.head.buffers())
             r["test"] = evaluate_model(
                 model,
                 test_data.X,
@@ -334,6 +338,8 @@ def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
         row["train_seconds"] = float(np.median([r["seconds"] for r in runs]))
         peaks = [r.get("peak_rss_mb") for r in runs if r.get("peak_rss_mb") is not None]
         row["peak_rss_mb"] = float(max(peaks)) if peaks else None
+        row["head_parameters"] = runs[0].get("head_parameters")
+        row["head_fixed"] = runs[0].get("head_fixed")
         rows.append(row)
     return rows
 
@@ -374,21 +380,24 @@ def render_report(summary: dict[str, Any]) -> str:
         "",
         "## Speed: steps and seconds needed to reach the baseline's best validation MAP@100 (same seed)",
         "",
-        "| head | reached | median steps | steps ratio vs baseline | median seconds | steps to 90% of it (ratio) | steps run | train seconds | RSS added at peak (MB) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| head | reached | median steps | steps ratio vs baseline | median seconds | steps to 90% of it (ratio) | steps run | train seconds | head weights: trained / fixed | RSS added at peak (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         f = lambda v, fmt: "—" if v is None else format(v, fmt)  # noqa: E731
         lines.append(
             f"| {r['head']} | {r['reached']} | {f(r['steps_to_baseline'], '.0f')} | {f(r['steps_ratio'], '.2f')} | "
             f"{f(r['seconds_to_baseline'], '.1f')} | {f(r['steps90'], '.0f')} ({f(r['steps90_ratio'], '.2f')}) | "
-            f"{r['total_steps']} | {r['train_seconds']:.1f} | {f(r['peak_rss_mb'], '.0f')} |"
+            f"{r['total_steps']} | {r['train_seconds']:.1f} | "
+            f"{f(r['head_parameters'], ',d')} / {f(r['head_fixed'], ',d')} | {f(r['peak_rss_mb'], '.0f')} |"
         )
     lines += [
         "",
-        "RSS added at peak: resident memory a run added to this process at its peak (psutil, "
-        "sampled every 50 ms), median over seeds. Runs in one `compare` reuse memory the "
-        "allocator kept from earlier runs, so small heads often show about 0.",
+        "Head weights: numbers of trained parameters and of fixed values (the label embedding) "
+        "in the output layer, the part that grows with the number of labels. RSS added at "
+        "peak: resident memory a run added to this process at its peak (psutil, sampled every "
+        "50 ms), median over seeds. Runs in one `compare` reuse memory the allocator kept from "
+        "earlier runs, so small heads often show about 0.",
     ]
     published = PUBLISHED.get(summary["dataset"].split("/")[0])
     if published:
