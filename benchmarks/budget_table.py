@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from labelsphere.artifacts import atomic_write_text, write_json
+from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
 from labelsphere.compare import _slug
 
 REPO = Path(__file__).resolve().parents[1]
@@ -110,10 +109,8 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title("The embedding head's lead over the sigmoid head, by budget")
     ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:

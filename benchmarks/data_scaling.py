@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labelsphere.artifacts import atomic_write_text, write_json
+from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
 from labelsphere.compare import compare
 from labelsphere.data import train_val_test
 from labelsphere.train import TrainConfig
@@ -122,10 +122,8 @@ def plot(rows: list[dict], heads: list[str], dataset: str, path: Path) -> None:
     ax2.set_ylabel("test MAP@100 ratio")
     fig.suptitle(f"{dataset}: test MAP@100 against training-set size (lr tuned per size)")
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:
