@@ -3,7 +3,8 @@
 ``labelsphere compare`` trains with a constant learning rate, so the first e epochs of a
 30-epoch run *are* a run with an e-epoch budget (same seed, same batches, same updates). This
 script reads finished comparisons and, for each budget e, picks every head's learning rate
-again on validation (seed 0, from the same grid, best checkpoint within the budget) and reports
+again on validation (``labelsphere.compare.best_within_budgets``, which ``compare`` also uses for
+its report) (seed 0, from the same grid, best checkpoint within the budget) and reports
 its best validation MAP@100 within e epochs and the ratio to the sigmoid head's. It re-reads
 the runs' ``metrics.jsonl``; it trains nothing. Test metrics exist only for the full budget
 (see docs/results.md), so these are validation figures: the selection and the figure share a
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
-from labelsphere.compare import _slug
+from labelsphere.compare import _slug, best_within_budgets
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGETS = (1, 2, 3, 5, 10, 20, 30)
@@ -37,27 +38,21 @@ def budget_rows(compare_dir: Path, heads: list[str], budgets: tuple[int, ...]) -
         res = summary["heads"].get(spec)
         if res is None:
             continue
-        curves = {}
+        histories = {}
         for lr in res["lr_search"]:
             path = compare_dir / "runs" / _slug(spec) / f"lr={lr}" / "seed=0" / "metrics.jsonl"
             if not path.is_file():
                 raise SystemExit(f"{path}: missing (the comparison's run directory is incomplete)")
-            curves[lr] = [json.loads(line) for line in path.read_text().splitlines()]
-        for e in budgets:
-            if e > summary["config"]["epochs"]:
-                continue
-            best_lr, best = None, -1.0
-            for lr, hist in curves.items():
-                within = [h["MAP@100"] for h in hist if h["epoch"] <= e + 1e-9]
-                if within and max(within) > best:
-                    best_lr, best = lr, max(within)
+            histories[lr] = [json.loads(line) for line in path.read_text().splitlines()]
+        within = [e for e in budgets if e <= summary["config"]["epochs"]]
+        for e, best in best_within_budgets(histories, within).items():
             out.append(
                 {
                     "dataset": summary["dataset"],
                     "head": spec,
-                    "epochs": e,
-                    "lr": best_lr,
-                    "val_MAP@100": best,
+                    "epochs": int(float(e)),
+                    "lr": best["lr"],
+                    "val_MAP@100": best["value"],
                 }
             )
     return out

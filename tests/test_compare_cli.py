@@ -66,6 +66,13 @@ def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
     assert summary["n_runs"] == 6
     seconds = [r["seconds"] for res in summary["heads"].values() for r in res["runs"]]
     assert summary["run_seconds"] > sum(seconds) > 0  # plus the search run not kept
+    # Shorter budgets are read off the constant-rate search runs: at the full budget the best
+    # value is the search's best, and the report shows the ratios.
+    for res in summary["heads"].values():
+        assert set(res["budgets"]) == {"1", "2"}
+        assert res["budgets"]["2"]["value"] == pytest.approx(max(res["lr_search"].values()))
+        assert res["budgets"]["1"]["value"] <= res["budgets"]["2"]["value"]
+    assert "## Shorter budgets" in report
     # The output layer's size: sigmoid is L x H + L; the embedding head d x H + d + a scale,
     # with its L x d embedding fixed.
     L, H, d = tr.Y.shape[1], 64, 32

@@ -8,6 +8,10 @@
 then evaluates every run's best checkpoint (by validation MAP@100) on the test split, and
 writes into the output directory ``results.json``, ``report.md`` and PNG curves of validation
 MAP@100 and P@1 over steps and over wall-clock seconds (mean over seeds, band = min..max).
+
+With a constant learning rate the first e epochs of a run are the run with an e-epoch budget,
+so the report also shows which head is ahead at shorter budgets (``best_within_budgets``):
+the label-embedding head's advantage is largest there.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from labelsphere.artifacts import atomic_write_text, write_json
 from labelsphere.data import MultiLabelDataset
 from labelsphere.train import HEADS, TrainConfig, evaluate_model, load_model, train
 
-__all__ = ["PUBLISHED", "HeadSpec", "compare", "parse_head_spec"]
+__all__ = ["PUBLISHED", "HeadSpec", "best_within_budgets", "compare", "parse_head_spec"]
 
 # Published P@1/3/5 (%) on the standard splits, from the Extreme Classification Repository
 # (as listed in ../shared/data/README.md).
@@ -138,6 +142,44 @@ def _steps_to_reach(
     return None, None
 
 
+BUDGETS = (1, 2, 3, 5, 10, 20, 30, 50, 100)
+
+
+def best_within_budgets(
+    histories: dict[str, list[dict[str, Any]]],
+    budgets: Sequence[float],
+    key: str = "MAP@100",
+) -> dict[str, dict[str, Any]]:
+    """For each budget (epochs), the run with the best validation ``key`` within it, and that value.
+
+    Args:
+        histories: learning rate (as text) -> the evaluations of one run at that rate, each
+            with ``"epoch"`` and ``key``. The runs must use a constant learning rate, so that
+            their first e epochs are the runs with an e-epoch budget.
+        budgets: budgets in epochs.
+
+    Returns:
+        ``{str(budget): {"lr": rate, "value": best value}}``, for the budgets at which some run
+        has an evaluation.
+
+    Examples:
+        >>> h = {"0.001": [{"epoch": 1, "MAP@100": 0.2}, {"epoch": 2, "MAP@100": 0.5}],
+        ...      "0.003": [{"epoch": 1, "MAP@100": 0.3}, {"epoch": 2, "MAP@100": 0.4}]}
+        >>> best_within_budgets(h, [1, 2])
+        {'1': {'lr': '0.003', 'value': 0.3}, '2': {'lr': '0.001', 'value': 0.5}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for e in budgets:
+        best: tuple[float, str] | None = None
+        for lr, history in histories.items():
+            within = [h[key] for h in history if h["epoch"] <= e + 1e-9]  # float epochs
+            if within and (best is None or max(within) > best[0]):
+                best = (max(within), lr)
+        if best is not None:
+            out[f"{e:g}"] = {"lr": best[1], "value": float(best[0])}
+    return out
+
+
 def compare(
     dataset: str,
     train_data: MultiLabelDataset,
@@ -241,6 +283,11 @@ def compare(
             "lr_search": {f"{lr:g}": search[lr]["best"]["MAP@100"] for lr in grid},
             "runs": runs,
         }
+        if base.schedule == "constant" and base.warmup == 0:
+            budgets = [e for e in BUDGETS if e < base.epochs] + [base.epochs]
+            results[spec.spec]["budgets"] = best_within_budgets(
+                {f"{lr:g}": search[lr]["history"] for lr in grid}, budgets
+            )
     baseline = next(s.spec for s in specs if s.head == "sigmoid" and not s.head_options)
     _add_speed(results, baseline, n_seeds)
     summary = {
@@ -344,6 +391,36 @@ def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _budget_lines(summary: dict[str, Any]) -> list[str]:
+    heads = summary["heads"]
+    base = heads[summary["baseline"]].get("budgets")
+    if not base:
+        return []
+    budgets = list(base)
+    lines = [
+        "",
+        "## Shorter budgets: best validation MAP@100 within e epochs, relative to the baseline",
+        "",
+        "Learning rate re-chosen per budget from the same grid (seed 0); with a constant learning "
+        "rate the first e epochs of a run are the e-epoch run. The baseline's row gives its value.",
+        "",
+        "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+    ]
+    for spec, res in heads.items():
+        own = res.get("budgets", {})
+        cells = []
+        for e in budgets:
+            if e not in own:
+                cells.append("—")
+            elif spec == summary["baseline"]:
+                cells.append(f"{own[e]['value']:.4f}")
+            else:
+                cells.append(f"{own[e]['value'] / base[e]['value']:.3f}×")
+        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render_report(summary: dict[str, Any]) -> str:
     rows = summarize(summary)
     base = next(r for r in rows if r["head"] == summary["baseline"])
@@ -399,6 +476,7 @@ def render_report(summary: dict[str, Any]) -> str:
         "50 ms), median over seeds. Runs in one `compare` reuse memory the allocator kept from "
         "earlier runs, so small heads often show about 0.",
     ]
+    lines += _budget_lines(summary)
     published = PUBLISHED.get(summary["dataset"].split("/")[0])
     if published:
         lines += [
