@@ -402,7 +402,10 @@ def _budget_lines(summary: dict[str, Any]) -> list[str]:
         "## Shorter budgets: best validation MAP@100 within e epochs, relative to the baseline",
         "",
         "Learning rate re-chosen per budget from the same grid (seed 0); with a constant learning "
-        "rate the first e epochs of a run are the e-epoch run. The baseline's row gives its value.",
+        "rate the first e epochs of a run are the e-epoch run. The baseline's row gives its value. "
+        "The grid was chosen for the full budget: a head that wants a higher rate for a short "
+        "budget (the sigmoid head usually does) is understated here; add a short run at higher "
+        "rates (`--epochs 10 --lrs 1e-2,3e-2`) and merge both with benchmarks/budget_table.py.",
         "",
         "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
         "|---|" + "---|" * len(budgets),
