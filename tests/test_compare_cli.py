@@ -108,6 +108,19 @@ def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
     assert weights.stat().st_mtime_ns == stamp
 
 
+def test_no_budget_table_without_a_constant_schedule(tmp_path, bibtex_small):
+    # With a decaying schedule the first epochs of a run are not a shorter run: no budgets.
+    tr, va, te = bibtex_small
+    base = TrainConfig(
+        hidden=(32,), epochs=2, batch_size=128, schedule="cosine", warmup=0.1, eval_every=4
+    )
+    summary = compare(
+        "bibtex", tr, va, te, ["sigmoid"], base, tmp_path, n_seeds=1, lrs=(1e-3,), progress=False
+    )
+    assert "budgets" not in summary["heads"]["sigmoid"]
+    assert "Shorter budgets" not in (tmp_path / "report.md").read_text()
+
+
 def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
     r = runner.invoke(
         app,
