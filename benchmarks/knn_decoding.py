@@ -7,7 +7,7 @@ at its tuned learning rate) it embeds train/validation/test with the saved model
 d-dimensional output for the embedding head, the last hidden layer for the others -- and scores
 label l of a query by ``a * p_l + (1 - a) * sum_j w_j y_jl / sum_j w_j`` over its k nearest
 training samples by cosine, with ``w_j = max(cos, 0) ** p`` and ``p_l`` the head's own
-probability (softmax for the embedding and softmax heads, sigmoid otherwise). ``k``, ``p`` and
+probability (softmax for the heads trained with a softmax loss, sigmoid otherwise). ``k``, ``p`` and
 ``a`` are chosen on the validation split; test is scored once.
 
     python benchmarks/knn_decoding.py /work/exp/final-delicious /work/exp/final-bibtex \\
@@ -37,7 +37,6 @@ from labelsphere.train import Classifier, load_model
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"k": (10, 25, 50, 100), "p": (1, 4), "a": (0.0, 0.25, 0.5, 0.75)}
-SOFTMAX_SCORED = ("embedding", "softmax", "pca", "random")
 
 
 @torch.no_grad()
@@ -82,7 +81,12 @@ def run(compare_dir: Path, data_dir: Path) -> list[dict]:
             continue
         model, _, _ = load_model(Path(res["runs"][0]["run_dir"]) / "model")
         head_space = res["head"] == "embedding"
-        softmax = res["head"] in SOFTMAX_SCORED
+        # Probabilities as the head was trained: softmax for the softmax-trained heads
+        # (softmax, the default embedding head, hybrid[loss=softmax]), sigmoid otherwise.
+        softmax = res["head"] == "softmax" or getattr(model.head, "loss_kind", None) in (
+            "softmax",
+            "cosine+softmax",
+        )
         ref, _ = represent(model, tr.X, head_space)
         qv, sv = represent(model, va.X, head_space)
         qt, st = represent(model, te.X, head_space)
