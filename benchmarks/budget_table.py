@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
-from labelsphere.compare import _slug, best_within_budgets
+from labelsphere.compare import best_within_budgets, run_dir_for
 
 REPO = Path(__file__).resolve().parents[1]
 BUDGETS = (1, 2, 3, 5, 10, 20, 30)
@@ -38,10 +38,12 @@ BUDGETS = (1, 2, 3, 5, 10, 20, 30)
 def _histories(compare_dir: Path, spec: str, lrs: list[str]) -> dict[str, list[dict]]:
     out = {}
     for lr in lrs:
-        path = compare_dir / "runs" / _slug(spec) / f"lr={lr}" / "seed=0" / "metrics.jsonl"
-        if not path.is_file():
-            raise SystemExit(f"{path}: missing (the comparison's run directory is incomplete)")
-        out[lr] = [json.loads(line) for line in path.read_text().splitlines()]
+        run = run_dir_for(compare_dir, spec, float(lr), 0)
+        if not run.metrics_path.is_file():
+            raise SystemExit(
+                f"{run.metrics_path}: missing (the comparison's run directory is incomplete)"
+            )
+        out[lr] = run.read_history()
     return out
 
 

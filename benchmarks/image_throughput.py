@@ -59,11 +59,10 @@ from PIL import Image
 from torch import nn
 
 from labelsphere.artifacts import write_json
-from labelsphere.backbones import create_backbone
 from labelsphere.data import get_data_dir, load_dataset
 from labelsphere.embedding import LabelEmbedding
 from labelsphere.heads import EmbeddingHead, SigmoidHead
-from labelsphere.images import extract_features
+from labelsphere.images import create_backbone, extract_features
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -33,7 +33,7 @@ import torch
 from labelsphere.artifacts import write_json
 from labelsphere.data import train_val_test
 from labelsphere.metrics import evaluate
-from labelsphere.train import Classifier, load_model
+from labelsphere.train import Classifier, RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"k": (10, 25, 50, 100), "p": (1, 4), "a": (0.0, 0.25, 0.5, 0.75)}
@@ -79,7 +79,7 @@ def run(compare_dir: Path, data_dir: Path) -> list[dict]:
     for spec, res in summary["heads"].items():
         if res["head"] not in ("embedding", "sigmoid", "hybrid", "softmax", "asl"):
             continue
-        model, _, _ = load_model(Path(res["runs"][0]["run_dir"]) / "model")
+        model = RunDir(res["runs"][0]["run_dir"]).load_predictor().model
         head_space = res["head"] == "embedding"
         # Probabilities as the head was trained: softmax for the softmax-trained heads
         # (softmax, the default embedding head, hybrid[loss=softmax]), sigmoid otherwise.

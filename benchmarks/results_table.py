@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from labelsphere.artifacts import atomic_write_text
-from labelsphere.compare import PUBLISHED, _add_speed, _slug, render_report, summarize
+from labelsphere.compare import PUBLISHED, add_speed, render_report, run_dir_for, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
@@ -185,14 +185,10 @@ def main() -> None:
     for d in args.dirs:
         summary = json.loads((d / "results.json").read_text())
         # Recompute the speed columns from the stored curves (older results lack some).
-        _add_speed(summary["heads"], summary["baseline"], summary["n_seeds"])
+        add_speed(summary["heads"], summary["baseline"], summary["n_seeds"])
         if "run_seconds" not in summary:  # older results: add up the runs' own times
             seconds = [
-                json.loads(
-                    (
-                        d / "runs" / _slug(spec) / f"lr={lr}" / f"seed={seed}" / "result.json"
-                    ).read_text()
-                )["seconds"]
+                run_dir_for(d, spec, float(lr), seed).read_result()["seconds"]
                 for spec, res in summary["heads"].items()
                 for lr, seed in [(lr, 0) for lr in res["lr_search"]]
                 + [(f"{res['lr']:g}", k) for k in range(1, summary["n_seeds"])]

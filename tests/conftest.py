@@ -37,3 +37,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tiers: the fast tests (tests/unit and the doctests: seeded data, no datasets) run first;
+    tests that read the real datasets are marked ``data`` (``pytest -m "not data"`` skips them)."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+    unit, src = REPO / "tests" / "unit", REPO / "src"
+    items.sort(
+        key=lambda it: (
+            0
+            if Path(str(it.path)).is_relative_to(unit) or Path(str(it.path)).is_relative_to(src)
+            else 1
+        )
+    )

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelsphere.cli import app
-from labelsphere.compare import compare, parse_head_spec
+from labelsphere.compare import compare, parse_head_spec, run_dir_for
 from labelsphere.data import train_val_test
 from labelsphere.train import TrainConfig
 
@@ -36,71 +36,77 @@ def test_parse_head_spec():
         parse_head_spec("embedding[softmax]")
 
 
-def test_short_compare_writes_report_and_both_plots(tmp_path, bibtex_small):
-    tr, va, te = bibtex_small
-    base = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval_every=8)
-    summary = compare(
-        "bibtex",
-        tr,
-        va,
-        te,
-        ["embedding"],
-        base,
-        tmp_path,
-        n_seeds=2,
-        lrs=(1e-3, 3e-3),
-        progress=False,
+_BASE = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval_every=8)
+
+
+def _short_compare(out, data):
+    tr, va, te = data
+    return compare(
+        "bibtex", tr, va, te, ["embedding"], _BASE, out, n_seeds=2, lrs=(1e-3, 3e-3), progress=False
     )
+
+
+@pytest.fixture(scope="module")
+def short_compare(tmp_path_factory, bibtex_small):
+    out = tmp_path_factory.mktemp("compare")
+    return out, _short_compare(out, bibtex_small)
+
+
+def test_compare_tunes_and_seeds_every_head_with_the_baseline(short_compare):
+    _, summary = short_compare
     assert set(summary["heads"]) == {"embedding", "sigmoid"}  # the baseline is always added
     for res in summary["heads"].values():
         assert res["lr"] in (1e-3, 3e-3) and len(res["runs"]) == 2
         assert set(res["lr_search"]) == {"0.001", "0.003"}
         for r in res["runs"]:
-            assert 0 < r["test"]["MAP@100"] <= 1
+            assert 0 < r["test"]["MAP@100"] <= 1 and "PSP@5" in r["test"]
             assert r["to_baseline_best"]["target"] > 0
-    report = (tmp_path / "report.md").read_text()
-    assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
-    for png in ("curves_steps.png", "curves_time.png"):
-        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # 2 heads x (2 learning rates + 1 more seed) runs, each timed by itself.
     assert summary["n_runs"] == 6
     seconds = [r["seconds"] for res in summary["heads"].values() for r in res["runs"]]
     assert summary["run_seconds"] > sum(seconds) > 0  # plus the search run not kept
-    # Shorter budgets are read off the constant-rate search runs: at the full budget the best
-    # value is the search's best, and the report shows the ratios.
+
+
+def test_compare_writes_report_and_both_plots(short_compare):
+    out, _ = short_compare
+    report = (out / "report.md").read_text()
+    assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
+    for png in ("curves_steps.png", "curves_time.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_reads_shorter_budgets_off_the_search_runs(short_compare):
+    out, summary = short_compare
+    # At the full budget the best value is the search's best, and the report shows the ratios.
     for res in summary["heads"].values():
         assert set(res["budgets"]) == {"1", "2"}
         assert res["budgets"]["2"]["value"] == pytest.approx(max(res["lr_search"].values()))
         assert res["budgets"]["1"]["value"] <= res["budgets"]["2"]["value"]
-    assert "## Shorter budgets" in report
-    # The output layer's size: sigmoid is L x H + L; the embedding head d x H + d + a scale,
-    # with its L x d embedding fixed.
-    L, H, d = tr.Y.shape[1], 64, 32
+    assert "## Shorter budgets" in (out / "report.md").read_text()
+
+
+def test_compare_reports_the_output_layer_size(short_compare, bibtex_small):
+    out, summary = short_compare
+    # sigmoid is L x H + L; the embedding head d x H + d + a scale, with its L x d embedding fixed.
+    L, H, d = bibtex_small[0].Y.shape[1], 64, 32
     sig, emb = summary["heads"]["sigmoid"]["runs"][0], summary["heads"]["embedding"]["runs"][0]
     assert (sig["head_parameters"], sig["head_fixed"]) == (L * H + L, 0)
     assert (emb["head_parameters"], emb["head_fixed"]) == (d * H + d + 1, L * d)
-    assert f"{L * H + L:,d} / 0" in report
-    # Finished runs are reused: a second call trains nothing and gives the same numbers,
-    # also for a run saved before a TrainConfig field existed (compare reads saved configs
-    # through from_json, which fills the default).
-    old_cfg = next(tmp_path.glob("runs/embedding/*/seed=1/config.json"))
-    cfg = json.loads(old_cfg.read_text())
+    assert f"{L * H + L:,d} / 0" in (out / "report.md").read_text()
+
+
+def test_compare_reuses_finished_runs_through_rundir(tmp_path, bibtex_small):
+    # Finished runs are reused: a second call trains nothing and gives the same numbers, also
+    # for a run saved before a TrainConfig field existed (RunDir reads saved configs through
+    # from_json, which fills the default).
+    summary = _short_compare(tmp_path, bibtex_small)
+    run = run_dir_for(tmp_path, "embedding", summary["heads"]["embedding"]["lr"], 1)
+    cfg = json.loads(run.config_path.read_text())
     del cfg["input_dropout"]
-    old_cfg.write_text(json.dumps(cfg))
-    weights = next(old_cfg.parent.glob("model/*.safetensors"))
+    run.config_path.write_text(json.dumps(cfg))
+    weights = run.model_dir / "model.safetensors"
     stamp = weights.stat().st_mtime_ns
-    again = compare(
-        "bibtex",
-        tr,
-        va,
-        te,
-        ["embedding"],
-        base,
-        tmp_path,
-        n_seeds=2,
-        lrs=(1e-3, 3e-3),
-        progress=False,
-    )
+    again = _short_compare(tmp_path, bibtex_small)
     assert (
         again["heads"]["embedding"]["runs"][1]["test"]
         == summary["heads"]["embedding"]["runs"][1]["test"]
@@ -165,7 +171,8 @@ def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
         app, ["evaluate", str(run / "model"), "corel5k", "--data-dir", str(data_dir), "--json"]
     )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["MAP@100"] == pytest.approx(metrics["MAP@100"])
+    assert json.loads(r.output) == pytest.approx(metrics)  # one evaluation, PSP@k included
+    assert "PSP@5" in metrics
     from labelsphere.data import load_dataset
 
     rows = load_dataset("corel5k", "test", data_dir).X[:3]

@@ -41,7 +41,9 @@ def test_cosine_proximity_by_hand_and_empty_rows():
 def test_embedding_head_targets_equal_encode(bibtex):
     train, test = bibtex
     emb = LabelEmbedding(n_components=64).fit(train.Y)
-    head = EmbeddingHead(1836, torch.from_numpy(emb.embeddings_), similarity=emb.similarity)
+    head = EmbeddingHead(
+        1836, torch.from_numpy(emb.embeddings_), loss="cosine", similarity=emb.similarity
+    )
     Y = torch.from_numpy(test.Y[:500].toarray())
     np.testing.assert_allclose(head.targets(Y).numpy(), emb.encode(test.Y[:500]), atol=1e-5)
     out = torch.from_numpy(emb.encode(test.Y[:5]))
@@ -64,7 +66,7 @@ def test_heads_learn_on_real_features_through_the_same_calls(bibtex, kind):
     torch.manual_seed(0)
     emb = LabelEmbedding(n_components=64, random_state=0).fit(train.Y)
     head = (
-        EmbeddingHead(1836, torch.from_numpy(emb.embeddings_))
+        EmbeddingHead(1836, torch.from_numpy(emb.embeddings_), loss="cosine", similarity="dot")
         if kind == "embedding"
         else SigmoidHead(1836, 159)
     )

@@ -24,21 +24,19 @@ from PIL import Image
 from timm.data import ImageNetInfo, resolve_model_data_config
 from torchvision import transforms as T
 
-from labelsphere.backbones import (
-    WeightsError,
-    convert_lite_state_dict,
-    create_backbone,
-    default_weights_path,
-    load_state_dict_file,
-)
 from labelsphere.images import (
     ImageDataset,
     ImageError,
     ImageSkippedWarning,
+    WeightsError,
     collate_images,
+    convert_lite_state_dict,
+    create_backbone,
+    default_weights_path,
     extract_features,
     image_transform,
     load_image,
+    load_state_dict_file,
 )
 
 # coco128 photos with one dominant object, and what the ImageNet top-5 must contain.

@@ -61,6 +61,21 @@ def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
     names = set(ds.vocabulary.names)
     for x in lines:
         assert len(x["labels"]) == 3 and all(lab["label"] in names for lab in x["labels"])
+    # evaluate takes the items file like train and scores the same test part from image files
+    # (a frozen model through its saved backbone, a fine-tuned one end to end).
+    args = [
+        "evaluate",
+        str(run / "model"),
+        str(items),
+        "--json",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output[r.output.index("{") :])
+    assert got == pytest.approx(json.loads((run / "test_metrics.json").read_text()), abs=1e-6)
+    assert {"MAP@100", "P@1", "PSP@5"} <= set(got)
 
 
 def test_predict_reports_an_unreadable_image(tmp_path, coco_items):

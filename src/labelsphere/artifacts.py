@@ -7,6 +7,7 @@ and nothing is ever unpickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +22,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_text",
     "check_format",
+    "file_sha256",
     "load_arrays",
     "read_json",
     "save_arrays",
@@ -79,6 +81,19 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FormatError(f"{path}: not valid JSON ({e})") from None
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in ``chunk``-byte blocks.
+
+    Not memoised: a rewritten file must get a new digest. Raises ``OSError`` when the file
+    cannot be read (callers that tolerate that catch it).
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
 
 def save_arrays(

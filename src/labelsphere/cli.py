@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 app = typer.Typer(
@@ -151,132 +150,39 @@ def report(
     Prints the label statistics, the oracle test (decode(encode(Y_test)) against Y_test:
     MAP@100, P@1/3/5) and the nearest labels of the most frequent ones.
     """
-    import time
-
-    from labelsphere import CooccurrenceCounter, LabelEmbedding
-    from labelsphere.artifacts import atomic_write_text
-    from labelsphere.data import dataset_splits, load_dataset
-    from labelsphere.metrics import evaluate
+    from labelsphere.report import embedding_report
 
     try:
-        splits = dataset_splits(dataset)
-    except ValueError as e:
+        rep = embedding_report(
+            dataset, data_dir, n_components, pmi, diagonal, factorization, similarity, out
+        )
+    except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    fit_split = "train" if "train" in splits else "all"
-    train_ds = load_dataset(dataset, fit_split, data_dir)
-    L = train_ds.Y.shape[1]
-    d = min(n_components, L - 1)
-    counts = CooccurrenceCounter(vocabulary=train_ds.vocabulary).update(train_ds.Y)
-    t0 = time.perf_counter()
-    est = LabelEmbedding(
-        n_components=d,
-        pmi=pmi,
-        diagonal=diagonal,
-        factorization=factorization,
-        similarity=similarity,
-        random_state=0,
-    ).fit_counts(counts)
-    fit_s = time.perf_counter() - t0
-    lines = [
-        f"# Label embedding report: {dataset}",
-        "",
-        f"- fitted on `{train_ds.name}`: {len(train_ds)} samples, {L} labels, {train_ds.cardinality:.2f} labels/sample",
-        f"- co-occurring label pairs: {counts.n_pairs_ - int((counts.label_counts_ > 0).sum())} "
-        f"(of {L * (L - 1) // 2} possible)",
-        f"- LabelEmbedding(n_components={d}, pmi={pmi!r}, diagonal={diagonal!r}, factorization={factorization!r}, "
-        f"similarity={similarity!r}): solver {est.solver_}, {fit_s:.2f} s",
-        f"- eigenvalues kept: {est.eigenvalues_[0]:.2f} ... {est.eigenvalues_[-1]:.2f}",
-    ]
-    if "test" in splits:
-        test_ds = load_dataset(dataset, "test", data_dir)
-        idx, _ = est.decode(est.encode(test_ds.Y), k=100)
-        m = evaluate(test_ds.Y, ranked=idx, ks=(1, 3, 5), map_k=100)
-        lines += [
-            "",
-            f"## Oracle test on `{test_ds.name}` ({len(test_ds)} samples): decode(encode(Y)) vs Y",
-            "",
-            "| MAP@100 | P@1 | P@3 | P@5 |",
-            "|---|---|---|---|",
-            f"| {m['MAP@100']:.4f} | {m['P@1']:.4f} | {m['P@3']:.4f} | {m['P@5']:.4f} |",
-        ]
-    lines += ["", "## Nearest labels (cosine) of the most frequent labels", ""]
-    for i in np.argsort(-est.label_counts_)[:8]:
-        name = est.vocabulary_.names[i]
-        near = ", ".join(f"{n} ({s:.2f})" for n, s in est.similar(name, k=5))
-        lines.append(f"- **{name}** ({est.label_counts_[i]}): {near}")
-    text = "\n".join(lines) + "\n"
-    typer.echo(text)
+    typer.echo(rep.text)
     if out is not None:
-        from labelsphere.plots import plot_label_map, plot_spectrum
-
-        est.save(out / "embedding")
-        plot_spectrum(
-            est.eigenvalues_,
-            out / "spectrum.png",
-            f"{dataset}: PMI eigenvalues of the kept components",
-        )
-        plot_label_map(
-            est.embeddings_,
-            est.vocabulary_.names,
-            est.label_counts_,
-            out / "label_map.png",
-            title=dataset,
-        )
-        atomic_write_text(
-            out / "report.md",
-            text + "\n![spectrum](spectrum.png)\n\n![label map](label_map.png)\n",
-        )
         typer.echo(
             f"wrote {out}/report.md, {out}/spectrum.png, {out}/label_map.png and {out}/embedding/"
         )
 
 
-def _prepare_images(
-    splits: tuple[Any, Any, Any],
-    backbone: str,
-    weights: str,
-    frozen: bool,
-    cache_dir: Path | None,
-    num_workers: int,
-) -> tuple[tuple[Any, Any, Any], Any, dict[str, Any]]:
-    """For image datasets: frozen features (cached) or the fine-tuning config; else unchanged."""
-    if not isinstance(splits[0].X, list):
-        return splits, None, {}
-    from labelsphere.backbones import create_backbone
-    from labelsphere.train import image_features
+def _images(backbone: str, weights: str, frozen: bool, cache_dir: Path | None, workers: int):
+    from labelsphere.train import ImageOptions
 
-    w = None if weights.lower() == "none" else weights
-    if not frozen:
-        return (
-            splits,
-            None,
-            {
-                "backbone": backbone,
-                "backbone_weights": w,
-                "frozen": False,
-                "num_workers": num_workers,
-            },
-        )
-    net = create_backbone(backbone, w)
-    cache = cache_dir or Path.home() / ".cache" / "labelsphere" / "features"
-    out = tuple(image_features(list(splits), net, cache_dir=cache, num_workers=num_workers))
-    for ds in out:
-        n = len(ds.info.get("skipped_images", []))
+    return ImageOptions(backbone, weights, frozen, cache_dir, workers)
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(h) for h in text.split(",") if h.strip())
+    except ValueError:
+        _fail(f"--hidden: expected comma-separated integers, got {text!r}")
+        raise
+
+
+def _warn_skipped(skipped: dict[str, int]) -> None:
+    for name, n in skipped.items():
         if n:
-            typer.secho(
-                f"{ds.name}: skipped {n} unreadable images", fg=typer.colors.YELLOW, err=True
-            )
-    return out, net, {"backbone": backbone, "backbone_weights": w, "frozen": True}  # type: ignore[return-value]
-
-
-def _config(head: str, **kw: Any) -> Any:
-    from labelsphere.compare import parse_head_spec
-    from labelsphere.train import TrainConfig
-
-    spec = parse_head_spec(head)
-    hidden = kw.pop("hidden")
-    base = TrainConfig(hidden=tuple(int(h) for h in hidden.split(",") if h) if hidden else (), **kw)
-    return spec.config(base)
+            typer.secho(f"{name}: skipped {n} unreadable images", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command()
@@ -323,21 +229,20 @@ def train(
     and labels; split 80/10/10). Image datasets go through --backbone: frozen (cached
     features, the default) or fine-tuned end to end (--finetune).
     """
-    from labelsphere.data import train_val_test
-    from labelsphere.metrics import propensity_scores
-    from labelsphere.train import evaluate_model, load_model
-    from labelsphere.train import train as run_train
+    from labelsphere.train import train_dataset
 
     _threads(threads)
     try:
-        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
-        (tr, va, te), extractor, image_cfg = _prepare_images(
-            (tr, va, te), backbone, backbone_weights, frozen, cache_dir, num_workers
-        )
-        config = _config(
+        done = train_dataset(
+            dataset,
+            out,
             head,
+            data_dir,
+            val_fraction,
+            _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
+            resume=resume,
             n_components=n_components,
-            hidden=hidden,
+            hidden=_hidden(hidden),
             dropout=dropout,
             lr=lr,
             weight_decay=weight_decay,
@@ -350,26 +255,21 @@ def train(
             seed=seed,
             device=device,
             amp=amp,
-            **image_cfg,
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    result = run_train(config, tr, va, out, resume=resume, feature_extractor=extractor)
-    model, _, _ = load_model(out / "model")
-    m = evaluate_model(model, te.X, te.Y, next(model.parameters()).device, propensity_scores(tr.Y))
-    from labelsphere.artifacts import write_json
-
-    write_json(out / "test_metrics.json", m)
+    _warn_skipped(done.inputs.skipped)
+    r = done.result
     typer.echo(
-        f"best validation MAP@100 {result.best['MAP@100']:.4f} at step {result.best['step']}; {result.steps} steps in {result.seconds:.1f} s"
+        f"best validation MAP@100 {r.best['MAP@100']:.4f} at step {r.best['step']}; {r.steps} steps in {r.seconds:.1f} s"
     )
     typer.echo(
         _table(
-            [{"split": te.name, **m}],
+            [{"split": done.inputs.test.name, **done.test_metrics}],
             ["split", "MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5"],
         )
     )
-    typer.echo(f"model: {out / 'model'}")
+    typer.echo(f"model: {done.run.model_dir}")
 
 
 @app.command()
@@ -377,38 +277,33 @@ def evaluate(
     model_dir: Annotated[
         Path, typer.Argument(help="A model directory written by train (RUN/model).")
     ],
-    dataset: Annotated[str, typer.Argument(help="A shared dataset name.")],
-    split: Annotated[str, typer.Option(help="Which split to evaluate on.")] = "test",
+    dataset: Annotated[
+        str,
+        typer.Argument(help="A shared dataset name or an items file (CSV/JSONL), as for train."),
+    ],
+    split: Annotated[
+        str,
+        typer.Option(help="Which split: test, val, train (as train split them), or a named one."),
+    ] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    val_fraction: ValFraction = 0.1,
+    cache_dir: CacheDir = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Evaluate a saved model on a dataset split: MAP@100, mAP, P@k, R@k, nDCG@k."""
-    from labelsphere.data import load_dataset
-    from labelsphere.train import evaluate_model, load_model
+    """Evaluate a saved model (features, frozen-image or fine-tuned) on a dataset split.
+
+    Prints MAP@100, mAP, P@k, R@k, nDCG@k and PSP@k (from the training labels kept with the
+    model), the metrics train and compare report.
+    """
+    from labelsphere.predict import evaluate_model_dir
 
     try:
-        model, _, vocab = load_model(model_dir)
-        ds = load_dataset(dataset, split, data_dir)
+        name, m = evaluate_model_dir(model_dir, dataset, split, data_dir, val_fraction, cache_dir)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    if ds.vocabulary != vocab:
-        _fail(f"{dataset}/{split} has a different label vocabulary than the model in {model_dir}")
-    m = evaluate_model(model, ds.X, ds.Y, next(model.parameters()).device)
     typer.echo(
-        json.dumps(m, indent=1) if as_json else _table([{"split": ds.name, **m}], ["split", *m])
+        json.dumps(m, indent=1) if as_json else _table([{"split": name, **m}], ["split", *m])
     )
-
-
-def _read_rows(path: Path) -> np.ndarray:
-    import scipy.sparse as sp
-
-    if path.suffix == ".npy":
-        X = np.load(path, allow_pickle=False)
-    elif path.suffix == ".npz":
-        X = sp.load_npz(path)
-    else:
-        raise ValueError(f"{path}: expected feature rows as .npy or .npz")
-    return X if sp.issparse(X) else np.atleast_2d(X)
 
 
 @app.command()
@@ -431,56 +326,21 @@ def predict(
     ] = False,
 ) -> None:
     """Print the top-k labels with scores for each image file or feature row."""
-    from labelsphere.decode import topk
-    from labelsphere.train import load_feature_extractor, load_model, predict_scores
+    from labelsphere.predict import Predictor
 
+    if k < 1:
+        _fail(f"-k must be at least 1, got {k}")
     try:
-        model, meta, vocab = load_model(model_dir)
-        extractor = load_feature_extractor(model_dir)
+        predictions = Predictor.load(model_dir).predict_files(inputs, k, threshold)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    device = next(model.parameters()).device
-    rows = [p for p in inputs if p.suffix in (".npy", ".npz")]
-    images = [p for p in inputs if p.suffix not in (".npy", ".npz")]
-    results: list[tuple[str, np.ndarray | None]] = []
-    for path in rows:
-        try:
-            X = _read_rows(path)
-        except (ValueError, OSError) as e:
-            _fail(str(e))
-        if X.shape[1] != meta["in_features"]:
-            _fail(
-                f"{path}: rows have {X.shape[1]} features, the model expects {meta['in_features']}"
-            )
-        scores, _ = predict_scores(model, X, device)
-        results += [(f"{path}[{r}]", scores[r]) for r in range(len(scores))]
-    if images:
-        if extractor is not None:
-            from labelsphere.images import extract_features
-
-            feats, ok = extract_features(extractor, images, progress=False, device=device)
-            scores, _ = predict_scores(model, feats.astype(np.float32), device)
-        elif meta.get("image_backbone"):
-            scores, ok = predict_scores(model, [str(p) for p in images], device)
-        else:
-            _fail(f"{model_dir} was trained on feature vectors: give .npy/.npz rows, not images")
-        results += [(str(p), scores[i] if ok[i] else None) for i, p in enumerate(images)]
-    for name, score in results:
-        if score is None:
-            msg = "could not load the image (see the warning above)"
-            typer.echo(json.dumps({"input": name, "error": msg}) if as_json else f"{name}: {msg}")
-            continue
-        idx, vals = topk(score[None, :], k)
-        labels = [
-            (vocab.names[j], float(v))
-            for j, v in zip(idx[0], vals[0], strict=True)
-            if threshold is None or v >= threshold
-        ]
+    for p in predictions:
         if as_json:
-            out = {"input": name, "labels": [{"label": n, "score": s} for n, s in labels]}
-            typer.echo(json.dumps(out))
+            typer.echo(json.dumps(p.to_json()))
+        elif p.error is not None:
+            typer.echo(f"{p.input}: {p.error}")
         else:
-            typer.echo(f"{name}: " + ", ".join(f"{n} ({s:.3f})" for n, s in labels))
+            typer.echo(f"{p.input}: " + ", ".join(f"{n} ({s:.3f})" for n, s in p.labels))
 
 
 @app.command()
@@ -526,26 +386,24 @@ def compare(
     best validation MAP@100, peak memory), results.json and curves_steps.png / curves_time.png.
     Finished runs in the output directory are reused, interrupted ones resumed.
     """
-    from labelsphere.compare import compare as run_compare
-    from labelsphere.compare import render_report
-    from labelsphere.data import train_val_test
+    from labelsphere.compare import compare_dataset, render_report
+    from labelsphere.heads import split_specs
 
     _threads(threads)
-    specs = [
-        h.strip() for h in (heads.split(";") if ";" in heads else _split_specs(heads)) if h.strip()
-    ]
+    specs = [h.strip() for h in (heads.split(";") if ";" in heads else split_specs(heads))]
     try:
-        lr_grid = [float(x) for x in lrs.split(",") if x.strip()]
-        tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
-        (tr, va, te), extractor, image_cfg = _prepare_images(
-            (tr, va, te), backbone, backbone_weights, frozen, cache_dir, num_workers
-        )
-        base = _config(
-            "sigmoid",
+        summary, out = compare_dataset(
+            dataset,
+            [h for h in specs if h],
+            out,
+            seeds,
+            [float(x) for x in lrs.split(",") if x.strip()],
+            data_dir,
+            val_fraction,
+            _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
             n_components=n_components,
-            hidden=hidden,
+            hidden=_hidden(hidden),
             dropout=dropout,
-            lr=lr_grid[0],
             weight_decay=weight_decay,
             batch_size=batch_size,
             epochs=epochs,
@@ -553,42 +411,13 @@ def compare(
             warmup=warmup,
             eval_every=eval_every,
             device=device,
-            **image_cfg,
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
-    out = out or Path("runs") / f"compare-{Path(dataset).stem}"
-    summary = run_compare(
-        dataset,
-        tr,
-        va,
-        te,
-        specs,
-        base,
-        out,
-        n_seeds=seeds,
-        lrs=lr_grid,
-        feature_extractor=extractor,
-    )
     typer.echo(render_report(summary))
     typer.echo(
         f"\nwrote {out}/report.md, {out}/results.json, {out}/curves_steps.png, {out}/curves_time.png"
     )
-
-
-def _split_specs(text: str) -> list[str]:
-    """Split on commas outside brackets: 'embedding[loss=softmax,bias=true],sigmoid'."""
-    out, depth, cur = [], 0, ""
-    for ch in text:
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "," and depth == 0:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
 
 
 def main() -> None:  # pragma: no cover - console entry point

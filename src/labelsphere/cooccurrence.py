@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from labelsphere.artifacts import FormatError, check_format, load_arrays, save_arrays
-from labelsphere.labels import LabelVocabulary, check_multihot
+from labelsphere.labels import LabelVocabulary, as_multihot
 
 __all__ = ["CooccurrenceCounter"]
 
@@ -82,7 +82,7 @@ class CooccurrenceCounter:
 
         Returns ``self`` so calls chain.
         """
-        Y = self._as_multihot(batch)
+        Y = as_multihot(batch, self.n_labels, self.vocabulary, name="batch")  # type: ignore[arg-type]
         if Y.shape[0] == 0:
             return self
         # int8 products would overflow; int32 holds any batch below 2^31 samples and moves half
@@ -145,17 +145,6 @@ class CooccurrenceCounter:
             self._pairs = total
             self._pending = []
             self._pending_nnz = 0
-
-    def _as_multihot(self, batch: object) -> sp.csr_matrix:
-        if sp.issparse(batch) or isinstance(batch, np.ndarray):
-            return check_multihot(batch, n_labels=self.n_labels, name="batch")  # type: ignore[arg-type]
-        rows = [list(r) for r in batch]  # type: ignore[union-attr]
-        has_names = any(isinstance(x, str) for r in rows for x in r)
-        if has_names:
-            if self.vocabulary is None:
-                raise TypeError("lists of label names need a counter built with a vocabulary")
-            return self.vocabulary.encode(rows)
-        return check_multihot(rows, n_labels=self.n_labels, name="batch")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:

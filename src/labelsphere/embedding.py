@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from labelsphere.artifacts import (
     FormatError,
@@ -29,7 +32,7 @@ from labelsphere.artifacts import (
 )
 from labelsphere.cooccurrence import CooccurrenceCounter
 from labelsphere.decode import DEFAULT_BLOCK_BYTES, topk_similar
-from labelsphere.labels import LabelVocabulary, check_multihot
+from labelsphere.labels import LabelVocabulary, as_multihot, check_multihot
 
 __all__ = ["LabelEmbedding", "pmi_matrix"]
 
@@ -50,7 +53,7 @@ _EPS = 1e-12
 def pmi_matrix(
     counts: CooccurrenceCounter,
     pmi: PMIPolicy = "zero",
-    diagonal: DiagonalPolicy = "self_information",
+    diagonal: DiagonalPolicy = "zero",
     smoothing: float = 1.0,
 ) -> tuple[sp.csr_matrix, float]:
     """The PMI matrix of a counter, as ``M = S + offset * (m m^T - diag(m))`` (symmetric).
@@ -233,6 +236,19 @@ class LabelEmbedding(BaseEstimator):
     ['cat', 'pet']
     """
 
+    # Checked by scikit-learn's ``_validate_params`` at fit time, with its error messages.
+    _parameter_constraints: dict = {  # noqa: RUF012 - scikit-learn's declared-constraints idiom
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "pmi": [StrOptions({"zero", "positive", "smoothed"})],
+        "diagonal": [StrOptions({"self_information", "zero"})],
+        "smoothing": [Interval(Real, 0, None, closed="neither")],
+        "factorization": [StrOptions({"eigh", "svd"})],
+        "similarity": [StrOptions({"dot", "cosine"})],
+        "solver": [StrOptions({"auto", "dense", "randomized", "arpack"})],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_components: int = 256,
@@ -298,7 +314,7 @@ class LabelEmbedding(BaseEstimator):
 
     def fit_counts(self, counts: CooccurrenceCounter) -> LabelEmbedding:
         """Fit from a ``CooccurrenceCounter`` (e.g. one merged from shards). Returns ``self``."""
-        self._validate_params(counts.n_labels)
+        self._check_params(counts.n_labels)
         L = counts.n_labels
         d = int(self.n_components)
         S, offset = pmi_matrix(counts, self.pmi, self.diagonal, self.smoothing)
@@ -353,25 +369,14 @@ class LabelEmbedding(BaseEstimator):
             order = np.argsort(-np.abs(w))[:d]
         return w[order], V[:, order]
 
-    def _validate_params(self, n_labels: int) -> None:
-        d = self.n_components
-        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 1:
-            raise ValueError(f"n_components must be a positive integer, got {d!r}")
-        if d >= n_labels:
+    def _check_params(self, n_labels: int) -> None:
+        """The declared constraints (scikit-learn's), then d < L, which needs the data."""
+        self._validate_params()
+        if self.n_components >= n_labels:
             raise ValueError(
-                f"n_components={d} must be smaller than the number of labels ({n_labels})"
+                f"n_components={self.n_components} must be smaller than the number of labels "
+                f"({n_labels})"
             )
-        for name, allowed in (
-            ("pmi", ("zero", "positive", "smoothed")),
-            ("diagonal", ("self_information", "zero")),
-            ("factorization", ("eigh", "svd")),
-            ("similarity", ("dot", "cosine")),
-            ("solver", ("auto", "dense", "randomized", "arpack")),
-        ):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 0:
-            raise ValueError(f"n_iter must be a non-negative integer, got {self.n_iter!r}")
 
     def _set_decode_keys(self) -> None:
         if self.similarity == "cosine":
@@ -382,7 +387,7 @@ class LabelEmbedding(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "embeddings_"):
-            raise RuntimeError("this LabelEmbedding is not fitted yet; call fit or fit_counts")
+            raise NotFittedError("this LabelEmbedding is not fitted yet; call fit or fit_counts")
 
     # ------------------------------------------------------------------ encode / decode
     def encode(
@@ -401,7 +406,7 @@ class LabelEmbedding(BaseEstimator):
             zero vector, never NaN; ``CosineProximityLoss`` skips such rows.
         """
         self._check_fitted()
-        Y = self._as_multihot(Y)
+        Y = as_multihot(Y, self.n_labels_, self.vocabulary_)
         T = np.asarray(Y.astype(np.float32) @ self.embeddings_, dtype=np.float32)
         norms = np.linalg.norm(T, axis=1, keepdims=True)
         # Divide only where the norm is meaningful: empty label sets stay exactly zero.
@@ -465,16 +470,6 @@ class LabelEmbedding(BaseEstimator):
             (names[j] if names else int(j), float(s))
             for j, s in zip(idx[0][keep][:k], sims[0][keep][:k], strict=True)
         ]
-
-    def _as_multihot(self, Y: Any) -> sp.csr_matrix:
-        if sp.issparse(Y) or isinstance(Y, np.ndarray):
-            return check_multihot(Y, n_labels=self.n_labels_)
-        rows = [list(r) for r in Y]
-        if any(isinstance(x, str) for r in rows for x in r):
-            if self.vocabulary_ is None:
-                raise TypeError("label names need a fitted vocabulary; pass a multi-hot matrix")
-            return self.vocabulary_.encode(rows)
-        return check_multihot(rows, n_labels=self.n_labels_)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> None:

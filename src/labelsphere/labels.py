@@ -19,7 +19,13 @@ from labelsphere.artifacts import atomic_write_text
 
 UnknownPolicy = Literal["error", "ignore"]
 
-__all__ = ["LabelVocabulary", "UnknownLabelError", "check_multihot"]
+__all__ = [
+    "LabelVocabulary",
+    "UnknownLabelError",
+    "UnknownPolicy",
+    "as_multihot",
+    "check_multihot",
+]
 
 
 class UnknownLabelError(KeyError):
@@ -274,3 +280,29 @@ def check_multihot(
     Y = Y.astype(np.int8)
     Y.sort_indices()
     return Y
+
+
+def as_multihot(
+    labels: sp.spmatrix | np.ndarray | Sequence[Sequence[str]] | Sequence[Sequence[int]],
+    n_labels: int | None = None,
+    vocabulary: LabelVocabulary | None = None,
+    name: str = "Y",
+) -> sp.csr_matrix:
+    """Multi-hot CSR (n, L) int8 from any of the label forms labelsphere accepts.
+
+    A matrix (sparse or dense) or lists of label indices go through :func:`check_multihot`;
+    lists of label names are encoded with ``vocabulary`` (a ``TypeError`` without one).
+
+    Examples:
+        >>> v = LabelVocabulary(["cat", "dog", "pet"])
+        >>> as_multihot([["cat", "pet"], []], vocabulary=v).toarray().tolist()
+        [[1, 0, 1], [0, 0, 0]]
+    """
+    if sp.issparse(labels) or isinstance(labels, np.ndarray):
+        return check_multihot(labels, n_labels=n_labels, name=name)
+    rows = [list(r) for r in labels]
+    if any(isinstance(x, str) for r in rows for x in r):
+        if vocabulary is None:
+            raise TypeError(f"{name}: lists of label names need a vocabulary")
+        return vocabulary.encode(rows)
+    return check_multihot(rows, n_labels=n_labels, name=name)

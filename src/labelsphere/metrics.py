@@ -54,6 +54,7 @@ __all__ = [
     "mean_average_precision",
     "ndcg_at_k",
     "precision_at_k",
+    "propensities_from_counts",
     "propensity_scores",
     "psp_at_k",
     "recall_at_k",
@@ -386,13 +387,30 @@ def propensity_scores(
     [0.7351, 0.6213]
     """
     Y = _check_y(Y_train)
+    N, L = Y.shape
+    return propensities_from_counts(np.bincount(Y.indices, minlength=L), N, A, B)
+
+
+def propensities_from_counts(
+    label_counts: np.ndarray, n_samples: int, A: float = 0.55, B: float = 1.5
+) -> np.ndarray:
+    """:func:`propensity_scores` from the training label counts (L,) and sample count N.
+
+    What a saved model keeps (``label_counts.safetensors``), so PSP@k can be computed without
+    the training data.
+
+    Examples
+    --------
+    >>> propensities_from_counts(np.array([5, 1]), 5).round(4).tolist()
+    [0.7351, 0.6213]
+    """
     if not (math.isfinite(A) and A > 0 and math.isfinite(B) and B > 0):
         raise ValueError(f"A and B must be finite and > 0, got A={A!r}, B={B!r}")
-    N, L = Y.shape
+    N = int(n_samples)
     if N < 3:
         # C must be positive (log N > 1), otherwise p_l >= 1 and the formula is meaningless.
         raise ValueError(f"propensity_scores needs at least 3 training samples, got {N}")
-    counts = np.bincount(Y.indices, minlength=L).astype(np.float64)
+    counts = np.asarray(label_counts).astype(np.float64)
     C = (math.log(N) - 1.0) * (B + 1.0) ** A
     return 1.0 / (1.0 + C * np.exp(-A * np.log(counts + B)))
 

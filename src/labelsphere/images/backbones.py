@@ -29,7 +29,6 @@ exactly timm's configuration for ``tf_efficientnet_lite0`` (checked by the tests
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import pickle
 from collections.abc import Mapping
@@ -41,6 +40,8 @@ import torch
 from timm.data import resolve_model_data_config
 from torch import Tensor, nn
 
+from labelsphere.artifacts import file_sha256
+
 __all__ = [
     "DEFAULT_WEIGHTS",
     "Backbone",
@@ -48,7 +49,6 @@ __all__ = [
     "convert_lite_state_dict",
     "create_backbone",
     "default_weights_path",
-    "file_sha256",
     "load_state_dict_file",
 ]
 
@@ -137,15 +137,6 @@ class Backbone(nn.Module):
 
 
 # ---------------------------------------------------------------------- weights files
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (not memoised: a rewritten file must get a new id)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_weights_path(name: str) -> Path:
     """The locally installed ImageNet weights file for ``name`` (no network access).
 

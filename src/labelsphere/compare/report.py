@@ -1,0 +1,200 @@
+"""The comparison's report: one row per head (test metrics, speed, memory) and ``report.md``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PUBLISHED", "REPORT_METRICS", "render_report", "summarize"]
+
+# Published P@1/3/5 (%) on the standard splits, from the Extreme Classification Repository
+# (as listed in ../shared/data/README.md).
+PUBLISHED: dict[str, dict[str, tuple[float, float, float]]] = {
+    "delicious": {
+        "FastXML": (69.61, 64.12, 59.27),
+        "SLEEC": (67.59, 61.38, 56.56),
+        "Parabel": (67.44, 61.83, 56.75),
+        "PfastreXML": (67.13, 62.33, 58.62),
+        "LEML": (65.67, 60.55, 56.08),
+        "CPLST": (65.31, 59.95, 55.31),
+    },
+    "bibtex": {
+        "SLEEC": (65.08, 39.64, 28.87),
+        "Parabel": (64.53, 38.56, 27.94),
+        "PfastreXML": (63.46, 39.22, 29.14),
+        "FastXML": (63.42, 39.23, 28.86),
+        "one-vs-all": (62.62, 39.09, 28.79),
+        "LEML": (62.54, 38.41, 28.21),
+    },
+}
+
+REPORT_METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
+
+
+def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per head: test metrics (mean, std), speed to the baseline's best, memory."""
+    rows = []
+    base_steps = [
+        r["to_baseline_best"]["steps"] for r in summary["heads"][summary["baseline"]]["runs"]
+    ]
+    for spec, res in summary["heads"].items():
+        runs = res["runs"]
+        row: dict[str, Any] = {"head": spec, "lr": res["lr"]}
+        for m in REPORT_METRICS:
+            vals = [r["test"][m] for r in runs]
+            row[m] = (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
+        steps = [r["to_baseline_best"]["steps"] for r in runs]
+        secs = [r["to_baseline_best"]["seconds"] for r in runs]
+        reached = [s for s in steps if s is not None]
+        row["reached"] = f"{len(reached)}/{len(runs)}"
+        row["steps_to_baseline"] = float(np.median(reached)) if reached else None
+        row["seconds_to_baseline"] = (
+            float(np.median([s for s in secs if s is not None])) if reached else None
+        )
+        ratios = [s / b for s, b in zip(steps, base_steps, strict=True) if s is not None and b]
+        row["steps_ratio"] = float(np.median(ratios)) if ratios else None
+        base90 = [
+            r["to_baseline_90"]["steps"] for r in summary["heads"][summary["baseline"]]["runs"]
+        ]
+        s90 = [r["to_baseline_90"]["steps"] for r in runs]
+        r90 = [s / b for s, b in zip(s90, base90, strict=True) if s is not None and b]
+        row["steps90"] = float(np.median([s for s in s90 if s is not None])) if r90 else None
+        row["steps90_ratio"] = float(np.median(r90)) if r90 else None
+        row["total_steps"] = int(np.median([r["steps"] for r in runs]))
+        row["train_seconds"] = float(np.median([r["seconds"] for r in runs]))
+        peaks = [r.get("peak_rss_mb") for r in runs if r.get("peak_rss_mb") is not None]
+        row["peak_rss_mb"] = float(max(peaks)) if peaks else None
+        row["head_parameters"] = runs[0].get("head_parameters")
+        row["head_fixed"] = runs[0].get("head_fixed")
+        rows.append(row)
+    return rows
+
+
+def _budget_lines(summary: dict[str, Any]) -> list[str]:
+    heads = summary["heads"]
+    base = heads[summary["baseline"]].get("budgets")
+    if not base:
+        return []
+    budgets = list(base)
+    lines = [
+        "",
+        "## Shorter budgets: best validation MAP@100 within e epochs, relative to the baseline",
+        "",
+        "Learning rate re-chosen per budget from the same grid (seed 0); with a constant learning "
+        "rate the first e epochs of a run are the e-epoch run. The baseline's row gives its value. "
+        "The grid was chosen for the full budget: a head that wants a higher rate for a short "
+        "budget (the sigmoid head usually does) is understated here; add a short run at higher "
+        "rates (`--epochs 10 --lrs 1e-2,3e-2`) and merge both with benchmarks/budget_table.py.",
+        "",
+        "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
+        "|---|" + "---|" * len(budgets),
+    ]
+    for spec, res in heads.items():
+        own = res.get("budgets", {})
+        cells = []
+        for e in budgets:
+            if e not in own:
+                cells.append("—")
+            elif spec == summary["baseline"]:
+                cells.append(f"{own[e]['value']:.4f}")
+            else:
+                cells.append(f"{own[e]['value'] / base[e]['value']:.3f}×")
+        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def render_report(summary: dict[str, Any]) -> str:
+    rows = summarize(summary)
+    base = next(r for r in rows if r["head"] == summary["baseline"])
+    cfg = summary["config"]
+    lines = [
+        f"# {summary['dataset']}: {', '.join(summary['heads'])}",
+        "",
+        f"{summary['n_train']} train / {summary['n_val']} validation / {summary['n_test']} test samples, "
+        f"{summary['n_labels']} labels, {summary['n_features']} features. "
+        f"Same network for every head: MLP hidden={tuple(cfg['hidden'])}, dropout={cfg['dropout']}; "
+        f"AdamW, batch {cfg['batch_size']}, {cfg['epochs']} epochs, schedule {cfg['schedule']} "
+        f"(warm-up {cfg['warmup']}), d={cfg['n_components']} for embedding heads (capped at L − 1). "
+        f"Learning rate per head chosen on validation MAP@100 from {summary['lrs']} (seed 0); "
+        f"{summary['n_seeds']} seeds at that rate; test metrics of each run's best validation checkpoint. "
+        + (
+            f"The {summary['n_runs']} training runs took {summary['run_seconds'] / 60:.1f} min in all "
+            if "run_seconds" in summary
+            else ""
+        )
+        + f"(this invocation: {summary['seconds'] / 60:.1f} min wall; runs reused from an earlier "
+        f"one count with their own time) on {summary['machine']['device']} "
+        f"({summary['machine']['threads']} threads), {summary['date']}.",
+        "",
+        "## Test metrics (mean ± std over seeds)",
+        "",
+        "| head | lr | " + " | ".join(REPORT_METRICS) + " | MAP@100 vs baseline |",
+        "|---|---|" + "---|" * (len(REPORT_METRICS) + 1),
+    ]
+    for r in rows:
+        cells = [f"{r[m][0]:.4f} ± {r[m][1]:.4f}" for m in REPORT_METRICS]
+        rel = r["MAP@100"][0] / base["MAP@100"][0] if base["MAP@100"][0] else float("nan")
+        lines.append(f"| {r['head']} | {r['lr']:g} | " + " | ".join(cells) + f" | {rel:.3f}× |")
+    lines += [
+        "",
+        "## Speed: steps and seconds needed to reach the baseline's best validation MAP@100 (same seed)",
+        "",
+        "| head | reached | median steps | steps ratio vs baseline | median seconds | steps to 90% of it (ratio) | steps run | train seconds | head weights: trained / fixed | RSS added at peak (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        f = lambda v, fmt: "—" if v is None else format(v, fmt)  # noqa: E731
+        lines.append(
+            f"| {r['head']} | {r['reached']} | {f(r['steps_to_baseline'], '.0f')} | {f(r['steps_ratio'], '.2f')} | "
+            f"{f(r['seconds_to_baseline'], '.1f')} | {f(r['steps90'], '.0f')} ({f(r['steps90_ratio'], '.2f')}) | "
+            f"{r['total_steps']} | {r['train_seconds']:.1f} | "
+            f"{f(r['head_parameters'], ',d')} / {f(r['head_fixed'], ',d')} | {f(r['peak_rss_mb'], '.0f')} |"
+        )
+    lines += [
+        "",
+        "Head weights: numbers of trained parameters and of fixed values (the label embedding) "
+        "in the output layer, the part that grows with the number of labels. RSS added at "
+        "peak: resident memory a run added to this process at its peak (psutil, sampled every "
+        "50 ms), median over seeds. Runs in one `compare` reuse memory the allocator kept from "
+        "earlier runs, so small heads often show about 0.",
+    ]
+    lines += _budget_lines(summary)
+    published = PUBLISHED.get(summary["dataset"].split("/")[0])
+    if published:
+        lines += [
+            "",
+            "## Published P@1 / P@3 / P@5 (%) on the same split",
+            "",
+            "| method | P@1 | P@3 | P@5 |",
+            "|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| labelsphere {r['head']} | {100 * r['P@1'][0]:.2f} | {100 * r['P@3'][0]:.2f} | {100 * r['P@5'][0]:.2f} |"
+            )
+        for name, (p1, p3, p5) in published.items():
+            lines.append(f"| {name} | {p1:.2f} | {p3:.2f} | {p5:.2f} |")
+    lines += [
+        "",
+        "## Learning-rate search (validation MAP@100, seed 0)",
+        "",
+        "| head | " + " | ".join(f"{lr:g}" for lr in summary["lrs"]) + " |",
+        "|---|" + "---|" * len(summary["lrs"]),
+    ]
+    for spec, res in summary["heads"].items():
+        cells = [
+            f"{res['lr_search'][f'{lr:g}']:.4f}" if f"{lr:g}" in res["lr_search"] else "—"
+            for lr in summary["lrs"]
+        ]
+        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Curves",
+        "",
+        "![validation curves over steps](curves_steps.png)",
+        "",
+        "![validation curves over wall-clock time](curves_time.png)",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,220 @@
+"""The fair comparison: several heads, identical networks, data and budgets, tuned and seeded.
+
+``compare`` runs, for each head:
+
+1. a learning-rate search on the validation split (seed 0, one run per candidate rate), and
+2. ``n_seeds`` runs at the chosen rate (the search run at that rate is reused as seed 0),
+
+then evaluates every run's best checkpoint (by validation MAP@100) on the test split through
+``Predictor.evaluate`` (the same metrics as ``labelsphere evaluate``), and writes into the
+output directory ``results.json``, ``report.md`` and PNG curves of validation MAP@100 and P@1
+over steps and over wall-clock seconds (mean over seeds, band = min..max). Each run lives in
+its own ``RunDir`` (``runs/<spec>/lr=<lr>/seed=<seed>``); a finished one is reused.
+
+With a constant learning rate the first e epochs of a run are the run with an e-epoch budget,
+so the report also shows which head is ahead at shorter budgets (``best_within_budgets``).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from labelsphere.artifacts import atomic_write_text, write_json
+from labelsphere.compare.report import render_report
+from labelsphere.compare.speed import BUDGETS, add_speed, best_within_budgets
+from labelsphere.data import MultiLabelDataset
+from labelsphere.heads.spec import HeadSpec, parse_head_spec
+from labelsphere.metrics import propensity_scores
+from labelsphere.train import RunDir, TrainConfig, train
+from labelsphere.train.inputs import ImageOptions, prepare_inputs
+
+__all__ = ["compare", "compare_dataset", "run_dir_for", "run_slug"]
+
+
+def run_slug(spec: str) -> str:
+    """The folder name of a head spec's runs (``embedding[loss=softmax]`` -> ``embedding_loss=softmax``)."""
+    return "".join(c if c.isalnum() or c in "-_.=" else "_" for c in spec).strip("_")
+
+
+def run_dir_for(out_dir: str | Path, spec: str, lr: float, seed: int) -> RunDir:
+    """The ``RunDir`` of one run of a comparison in ``out_dir``."""
+    return RunDir(Path(out_dir) / "runs" / run_slug(spec) / f"lr={lr:g}" / f"seed={seed}")
+
+
+def compare(
+    dataset: str,
+    train_data: MultiLabelDataset,
+    val_data: MultiLabelDataset,
+    test_data: MultiLabelDataset,
+    heads: Sequence[str],
+    base: TrainConfig,
+    out_dir: str | Path,
+    n_seeds: int = 3,
+    lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
+    progress: bool = True,
+    resume: bool = True,
+    feature_extractor: Any = None,
+) -> dict[str, Any]:
+    """Run the comparison and write ``results.json``, ``report.md`` and the curve plots.
+
+    Args:
+        dataset: a name for the report (and to look up published results).
+        heads: head specs (see ``HeadSpec``); ``"sigmoid"`` is added if absent, since every
+            comparison is against the baseline.
+        base: the shared budget and network; each head's ``lr`` is searched over ``lrs``.
+        resume: reuse finished runs found in ``out_dir`` (a run is finished when its
+            ``result.json`` says so), and resume interrupted ones.
+        feature_extractor: the frozen image backbone that produced the features, if any
+            (saved with every model so it can predict from image files).
+
+    Returns:
+        The content of ``results.json``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = [parse_head_spec(h) for h in heads]
+    if not any(s.head == "sigmoid" and not s.head_options for s in specs):
+        specs.append(parse_head_spec("sigmoid"))
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+    t0 = time.perf_counter()
+    propensities = propensity_scores(train_data.Y)
+
+    def run(spec: HeadSpec, lr: float, seed: int) -> dict[str, Any]:
+        cfg = spec.config(base, lr=lr, seed=seed)
+        run_dir = run_dir_for(out_dir, spec.spec, lr, seed)
+        if resume and run_dir.is_finished(cfg):
+            return run_dir.summary()
+        r = train(
+            cfg,
+            train_data,
+            val_data,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            feature_extractor=feature_extractor,
+        )
+        return {
+            "best": r.best,
+            "steps": r.steps,
+            "seconds": r.seconds,
+            "history": r.history,
+            "run_dir": str(run_dir.path),
+            "peak_rss_mb": r.peak_rss_mb,
+        }
+
+    results: dict[str, Any] = {}
+    run_seconds = 0.0  # every run's own time, whether it ran now or in an earlier invocation
+    for spec in specs:
+        grid = [spec.overrides["lr"]] if "lr" in spec.overrides else list(lrs)
+        search = {lr: run(spec, lr, 0) for lr in grid}
+        best_lr = max(grid, key=lambda lr: search[lr]["best"]["MAP@100"])
+        runs = [search[best_lr]] + [run(spec, best_lr, s) for s in range(1, n_seeds)]
+        run_seconds += sum(r["seconds"] for r in search.values()) + sum(
+            r["seconds"] for r in runs[1:]
+        )
+        for r in runs:
+            predictor = RunDir(r["run_dir"]).load_predictor()
+            # What the output layer costs, the number that grows with L: trained parameters
+            # and fixed buffers (the label embedding of the embedding heads).
+            r["head_parameters"], r["head_fixed"] = predictor.head_size
+            r["test"] = predictor.evaluate(test_data, propensities)
+        results[spec.spec] = {
+            "head": spec.head,
+            "lr": best_lr,
+            "lr_search": {f"{lr:g}": search[lr]["best"]["MAP@100"] for lr in grid},
+            "runs": runs,
+        }
+        if base.schedule == "constant" and base.warmup == 0:
+            budgets = [e for e in BUDGETS if e < base.epochs] + [base.epochs]
+            results[spec.spec]["budgets"] = best_within_budgets(
+                {f"{lr:g}": search[lr]["history"] for lr in grid}, budgets
+            )
+    baseline = next(s.spec for s in specs if s.head == "sigmoid" and not s.head_options)
+    add_speed(results, baseline, n_seeds)
+    summary = {
+        "dataset": dataset,
+        "baseline": baseline,
+        "n_train": len(train_data),
+        "n_val": len(val_data),
+        "n_test": len(test_data),
+        "n_labels": train_data.Y.shape[1],
+        "n_features": train_data.X.shape[1] if hasattr(train_data.X, "shape") else None,
+        "backbone": None if feature_extractor is None else feature_extractor.name,
+        "skipped_images": {
+            d.name: len((d.info or {}).get("skipped_images", []))
+            for d in (train_data, val_data, test_data)
+        },
+        "config": base.to_json(),
+        "n_seeds": n_seeds,
+        "lrs": list(lrs),
+        "seconds": time.perf_counter() - t0,
+        "run_seconds": run_seconds,
+        "n_runs": sum(len(r["lr_search"]) + n_seeds - 1 for r in results.values()),
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": base.device
+            if base.device != "auto"
+            else ("cuda" if torch.cuda.is_available() else "cpu"),
+        },
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "heads": results,
+    }
+    write_json(out_dir / "results.json", summary)
+    from labelsphere.plots import plot_curves
+
+    plot_curves(summary, out_dir)
+    atomic_write_text(out_dir / "report.md", render_report(summary))
+    return summary
+
+
+def compare_dataset(
+    dataset: str,
+    heads: Sequence[str] = ("embedding", "sigmoid"),
+    out: str | Path | None = None,
+    n_seeds: int = 3,
+    lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    images: ImageOptions | None = None,
+    progress: bool = True,
+    **fields: Any,
+) -> tuple[dict[str, Any], Path]:
+    """``compare`` on a dataset by name (or items file): what ``labelsphere compare`` runs.
+
+    ``fields`` are the shared ``TrainConfig`` fields (``epochs``, ``hidden``...). Every spec
+    is checked before any data is read. Returns the summary and the output directory
+    (default ``runs/compare-<dataset>``).
+    """
+    lrs = list(lrs)
+    if not lrs:
+        raise ValueError("lrs: give at least one learning rate")
+    for h in heads:
+        parse_head_spec(h)
+    base_fields = {**fields, "lr": lrs[0]}
+    TrainConfig(head="sigmoid", **base_fields)  # the shared fields, checked before loading
+    inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress)
+    base = TrainConfig(head="sigmoid", **{**base_fields, **inputs.config})
+    out_dir = Path(out) if out is not None else Path("runs") / f"compare-{Path(dataset).stem}"
+    summary = compare(
+        dataset,
+        inputs.train,
+        inputs.val,
+        inputs.test,
+        list(heads),
+        base,
+        out_dir,
+        n_seeds=n_seeds,
+        lrs=lrs,
+        progress=progress,
+        feature_extractor=inputs.feature_extractor,
+    )
+    return summary, out_dir

@@ -1,0 +1,25 @@
+"""The interface every head implements, so training and evaluation never branch on the head.
+
+* ``head.loss(outputs, targets)``: scalar loss from the outputs and a multi-hot target
+  batch (B, L) (float or bool, dense);
+* ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+__all__ = ["MultiLabelHead"]
+
+
+class MultiLabelHead(nn.Module):
+    """Base class: a head over ``n_labels`` labels on ``in_features``-dimensional features."""
+
+    in_features: int
+    n_labels: int
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def scores(self, outputs: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,141 @@
+"""The label-embedding head (Chollet, 2016): a d-dimensional output scored against label vectors."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from labelsphere.heads.base import MultiLabelHead
+from labelsphere.heads.losses import CosineProximityLoss, normalized_softmax_loss
+
+__all__ = ["EmbeddingHead"]
+
+
+class EmbeddingHead(MultiLabelHead):
+    """The label-embedding head (Chollet, 2016): linear to d, scored against fixed label embeddings.
+
+    Outputs are d-vectors; label l scores ``sim(output, E_l) + b_l``. The embeddings E are a
+    fixed buffer (PMI, PCA or random; they are not trained).
+
+    The defaults are the head registered as ``"embedding"`` (softmax over scaled cosines, the
+    formulation docs/investigation.md chose); ``loss="cosine", similarity="dot"`` on the
+    paper's embedding is the head registered as ``"embedding-paper"``.
+
+    Args:
+        in_features: F.
+        embeddings: (L, d) label embeddings, e.g. ``LabelEmbedding.embeddings_``.
+        loss: what the outputs are trained with.
+            ``"cosine"``: the paper's cosine proximity ``1 - cos(output, t)`` to the unit target
+            ``t = normalise(sum of the sample's label embeddings)``.
+            ``"softmax"``: softmax cross-entropy over the L scaled scores
+            ``scale * sim(output, E_l) + b_l`` against the normalised multi-hot target.
+            ``"cosine+softmax"``: the sum of both.
+            ``"bce"``: binary cross-entropy on the same scores, i.e. a sigmoid layer whose weight
+            is constrained to the low-rank basis E (W = E A).
+            ``"mse"``: squared error to the un-normalised sum of label embeddings.
+        similarity: ``"dot"`` or ``"cosine"``: ``sim`` above.
+        bias: learn a per-label bias ``b`` (used in scores; trained by the score-based losses).
+        scale: initial value of the learnable scale (inverse temperature) of the score-based
+            losses; learned in log space so it stays positive.
+        learn_embeddings: train E too, starting from the given embeddings (the PMI embedding as
+            the initialisation of a low-rank label layer). Only with the score-based losses:
+            the cosine and mse targets are built from E and would move with it.
+        normalize: unit-normalise the output before the score-based losses and their scores,
+            so only ``scale`` sets the temperature. ``False`` scores ``scale * sim(output, E_l)``
+            on the raw output: a linear layer of rank d on the fixed basis (W = E A).
+
+    Shape:
+        - forward: (B, F) -> (B, d).
+        - loss(outputs (B, d), targets (B, L) multi-hot) -> scalar.
+        - scores(outputs (B, d)) -> (B, L).
+    """
+
+    LOSSES = ("cosine", "softmax", "cosine+softmax", "bce", "mse")
+
+    def __init__(
+        self,
+        in_features: int,
+        embeddings: Tensor,
+        loss: str = "softmax",
+        similarity: str = "cosine",
+        bias: bool = False,
+        scale: float = 10.0,
+        learn_embeddings: bool = False,
+        normalize: bool = True,
+    ) -> None:
+        super().__init__()
+        if embeddings.dim() != 2:
+            raise ValueError(f"embeddings must be (L, d), got shape {tuple(embeddings.shape)}")
+        if similarity not in ("dot", "cosine"):
+            raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
+        if loss not in self.LOSSES:
+            raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        if bias and loss in ("cosine", "mse"):
+            raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
+        if learn_embeddings and loss not in ("softmax", "bce"):
+            raise ValueError(
+                f"learn_embeddings=True needs loss='softmax' or 'bce' (its targets do not move "
+                f"with E), got loss={loss!r}"
+            )
+        self.in_features = in_features
+        self.n_labels, self.dim = embeddings.shape
+        self.loss_kind = loss
+        self.similarity = similarity
+        self.learn_embeddings = learn_embeddings
+        self.normalize = bool(normalize)
+        init = embeddings.detach().float().clone()
+        if learn_embeddings:
+            self.embeddings = nn.Parameter(init)
+        else:
+            self.register_buffer("embeddings", init)
+        self.linear = nn.Linear(in_features, self.dim)
+        self.bias = nn.Parameter(torch.zeros(self.n_labels)) if bias else None
+        self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
+        self.criterion = CosineProximityLoss()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+    def targets(self, labels: Tensor) -> Tensor:
+        """Unit-norm targets (B, d) from multi-hot labels (B, L); empty label sets give zeros."""
+        s = labels.float() @ self.embeddings
+        return F.normalize(s, dim=1, eps=1e-12)  # zero rows stay zero, never NaN
+
+    def _keys(self) -> Tensor:
+        if self.similarity == "cosine":
+            return F.normalize(self.embeddings, dim=1, eps=1e-12)
+        return self.embeddings
+
+    def _similarities(self, outputs: Tensor) -> Tensor:
+        return outputs.float() @ self._keys().T
+
+    def _logits(self, outputs: Tensor) -> Tensor:
+        # Score-based losses see the unit-normalised output so the learnable scale alone sets
+        # the temperature; eps keeps a zero output finite.
+        z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
+        logits = self.log_scale.exp() * (z @ self._keys().T)
+        return logits if self.bias is None else logits + self.bias
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        kind = self.loss_kind
+        if kind == "cosine":
+            return self.criterion(outputs, self.targets(targets))
+        if kind == "softmax":
+            return normalized_softmax_loss(self._logits(outputs), targets)
+        if kind == "cosine+softmax":
+            return self.criterion(outputs, self.targets(targets)) + normalized_softmax_loss(
+                self._logits(outputs), targets
+            )
+        if kind == "bce":
+            return F.binary_cross_entropy_with_logits(self._logits(outputs), targets.float())
+        # "mse": regress onto the raw sum (its scale grows with the number of labels).
+        return F.mse_loss(outputs.float(), targets.float() @ self.embeddings)
+
+    def scores(self, outputs: Tensor) -> Tensor:
+        if self.loss_kind in ("softmax", "cosine+softmax", "bce"):
+            return self._logits(outputs)
+        s = self._similarities(outputs)
+        return s if self.bias is None else s + self.bias

@@ -1,0 +1,86 @@
+"""Heads with a full L x F output layer: sigmoid (the paper's baseline), softmax and ASL."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from labelsphere.heads.base import MultiLabelHead
+from labelsphere.heads.losses import normalized_softmax_loss
+
+__all__ = ["AsymmetricHead", "SigmoidHead", "SoftmaxHead"]
+
+
+class SigmoidHead(MultiLabelHead):
+    """The baseline: a linear layer to L logits trained with binary cross-entropy.
+
+    Args:
+        in_features: F.
+        n_labels: L.
+
+    Shape:
+        - forward: (B, F) -> logits (B, L).
+        - loss(logits (B, L), targets (B, L) multi-hot) -> scalar, mean over B * L.
+        - scores(logits) -> (B, L): the logits (monotone in the probabilities).
+    """
+
+    def __init__(self, in_features: int, n_labels: int) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.n_labels = n_labels
+        self.linear = nn.Linear(in_features, n_labels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        # BCE-with-logits is the numerically stable form (log-sum-exp inside); float32 under autocast.
+        return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
+
+    def scores(self, outputs: Tensor) -> Tensor:
+        return outputs
+
+
+class SoftmaxHead(SigmoidHead):
+    """Softmax cross-entropy over the L logits against the multi-hot target divided by its sum.
+
+    A strong extreme-classification baseline (e.g. Mahajan et al., 2018): the loss is
+    ``-sum_l (y_l / |y|) log softmax(z)_l``. Samples without labels are skipped.
+
+    Shape: as ``SigmoidHead``.
+    """
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return normalized_softmax_loss(outputs, targets)
+
+
+class AsymmetricHead(SigmoidHead):
+    """Linear to L logits with the asymmetric loss (Ridnik et al., 2021), via timm.
+
+    ``timm.loss.AsymmetricLossMultiLabel`` is the reference implementation; its
+    ``"batchmean"`` reduction (sum over labels, mean over the batch) is used so the loss scale
+    does not depend on the batch size.
+
+    Args:
+        gamma_neg, gamma_pos, clip: the ASL focusing and clipping parameters (timm's defaults).
+
+    Shape: as ``SigmoidHead``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        n_labels: int,
+        gamma_neg: float = 4.0,
+        gamma_pos: float = 1.0,
+        clip: float = 0.05,
+    ) -> None:
+        super().__init__(in_features, n_labels)
+        from timm.loss import AsymmetricLossMultiLabel
+
+        self.criterion = AsymmetricLossMultiLabel(
+            gamma_neg=gamma_neg, gamma_pos=gamma_pos, clip=clip, reduction="batchmean"
+        )
+
+    def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        return self.criterion(outputs, targets)

@@ -1,0 +1,248 @@
+"""One entry per head name: its class, the arguments the name sets, and the label basis it needs.
+
+A name is what ``--head`` and ``compare --heads`` take. ``HEAD_REGISTRY[name]`` says which
+``MultiLabelHead`` class it builds, which of the class's arguments the name sets by default
+(``defaults``, overridable by a spec) or fixes (``fixed``, an error to set), and which (L, d)
+label basis the head is built on (``basis``: the PMI ``LabelEmbedding``, a PCA of Y, a random
+projection, or none). Everything that builds heads goes through :func:`build_head` and
+:func:`label_basis`; everything that checks options goes through :func:`check_options`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from labelsphere.embedding import LabelEmbedding
+from labelsphere.heads.base import MultiLabelHead
+from labelsphere.heads.embedding import EmbeddingHead
+from labelsphere.heads.hybrid import HybridHead
+from labelsphere.heads.linear import AsymmetricHead, SigmoidHead, SoftmaxHead
+
+__all__ = [
+    "HEADS",
+    "HEAD_REGISTRY",
+    "PAPER_EMBEDDING",
+    "HeadEntry",
+    "build_head",
+    "check_options",
+    "embedding_parameters",
+    "head_entry",
+    "head_parameters",
+    "label_basis",
+]
+
+Basis = Literal["pmi", "pca", "random"]
+
+# The paper's exact label embedding (Chollet, 2016): SVD U sqrt(S) of the PMI matrix with the
+# self-information diagonal, decoded by dot product.
+PAPER_EMBEDDING: Mapping[str, Any] = MappingProxyType(
+    {"pmi": "zero", "diagonal": "self_information", "factorization": "svd", "similarity": "dot"}
+)
+# Arguments the registry passes itself, so a spec cannot set them.
+_HEAD_ARGS = {"self", "in_features", "n_labels", "embeddings"}
+_EMBEDDING_ARGS = {"n_components", "random_state"}
+
+
+def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(d or {}))
+
+
+@dataclass(frozen=True)
+class HeadEntry:
+    """What a head name builds.
+
+    Attributes:
+        name: the name used in specs (``"embedding"``).
+        description: one line for ``--help`` and reports.
+        head: the ``MultiLabelHead`` class.
+        defaults: class arguments this name sets; a spec may override them.
+        fixed: class arguments this name fixes; a spec that sets one is an error.
+        basis: the (L, d) label basis the head is built on, ``None`` for heads over L logits.
+        embedding_fixed: ``LabelEmbedding`` parameters this name fixes (``basis="pmi"``).
+    """
+
+    name: str
+    description: str
+    head: type[MultiLabelHead]
+    defaults: Mapping[str, Any] = field(default_factory=_frozen)
+    fixed: Mapping[str, Any] = field(default_factory=_frozen)
+    basis: Basis | None = None
+    embedding_fixed: Mapping[str, Any] = field(default_factory=_frozen)
+
+
+HEAD_REGISTRY: dict[str, HeadEntry] = {
+    e.name: e
+    for e in (
+        HeadEntry(
+            "embedding",
+            "PMI label embedding head; default loss: softmax over scaled cosines to the fixed label embeddings",
+            EmbeddingHead,
+            basis="pmi",
+        ),
+        HeadEntry(
+            "embedding-paper",
+            "PMI label embedding exactly as Chollet (2016): SVD U*sqrt(S), cosine loss, dot decoding",
+            EmbeddingHead,
+            fixed=_frozen({"loss": "cosine", "similarity": "dot"}),
+            basis="pmi",
+            embedding_fixed=PAPER_EMBEDDING,
+        ),
+        HeadEntry(
+            "sigmoid",
+            "linear to L logits, binary cross-entropy (the paper's baseline)",
+            SigmoidHead,
+        ),
+        HeadEntry(
+            "softmax",
+            "linear to L logits, softmax cross-entropy on the normalised multi-hot target",
+            SoftmaxHead,
+        ),
+        HeadEntry(
+            "asl",
+            "linear to L logits, asymmetric loss (timm AsymmetricLossMultiLabel)",
+            AsymmetricHead,
+        ),
+        HeadEntry(
+            "hybrid",
+            "sigmoid layer on the PMI basis plus free weights (W = E A + V), BCE + cosine on E A h",
+            HybridHead,
+            basis="pmi",
+        ),
+        HeadEntry(
+            "pca",
+            "ablation: the embedding head on a PCA/PLST embedding of Y (top right singular vectors)",
+            EmbeddingHead,
+            basis="pca",
+        ),
+        HeadEntry(
+            "random",
+            "ablation: the embedding head on a Gaussian random projection (compressed sensing)",
+            EmbeddingHead,
+            basis="random",
+        ),
+    )
+}
+
+# Name -> description (the public table of earlier versions).
+HEADS: dict[str, str] = {name: e.description for name, e in HEAD_REGISTRY.items()}
+
+
+def head_entry(name: str) -> HeadEntry:
+    """The registry entry of ``name``; ``ValueError`` listing the names if there is none."""
+    try:
+        return HEAD_REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown head {name!r}; choose one of {sorted(HEAD_REGISTRY)}") from None
+
+
+def head_parameters(name: str) -> list[str]:
+    """The class arguments a spec of head ``name`` may set (its signature, less fixed ones)."""
+    entry = head_entry(name)
+    params = inspect.signature(entry.head.__init__).parameters
+    return sorted(set(params) - _HEAD_ARGS - set(entry.fixed))
+
+
+def embedding_parameters(name: str) -> list[str]:
+    """The ``LabelEmbedding`` parameters a spec of head ``name`` may set (none without PMI)."""
+    entry = head_entry(name)
+    if entry.basis != "pmi":
+        return []
+    return sorted(set(LabelEmbedding().get_params()) - _EMBEDDING_ARGS - set(entry.embedding_fixed))
+
+
+def check_options(
+    name: str, head_options: Mapping[str, Any], embedding_options: Mapping[str, Any]
+) -> None:
+    """Raise ``ValueError`` naming any option head ``name`` does not take, or any bad value.
+
+    Values are checked by building the head on a tiny basis and validating the embedding's
+    parameters, so a bad spec fails before any data is read or any embedding fitted.
+    """
+    entry = head_entry(name)
+    for kind, given, allowed, fixed in (
+        ("head", head_options, head_parameters(name), entry.fixed),
+        ("label-embedding", embedding_options, embedding_parameters(name), entry.embedding_fixed),
+    ):
+        for key in given:
+            if key in fixed:
+                raise ValueError(f"head {name!r} fixes {key}={fixed[key]!r}; it cannot be set")
+            if key not in allowed:
+                raise ValueError(
+                    f"head {name!r} has no {kind} option {key!r}; valid: {allowed or 'none'}"
+                )
+    try:
+        _make(entry, 2, 3, torch.zeros(3, 2) if entry.basis else None, head_options)
+    except TypeError as e:
+        raise ValueError(f"head {name!r}: {e}") from None
+    if embedding_options:
+        LabelEmbedding(n_components=1, **{**embedding_options})._check_params(n_labels=2)
+
+
+def _make(
+    entry: HeadEntry,
+    in_features: int,
+    n_labels: int,
+    basis: torch.Tensor | None,
+    options: Mapping[str, Any],
+) -> MultiLabelHead:
+    kwargs = {**entry.defaults, **options, **entry.fixed}
+    if entry.basis is None:
+        return entry.head(in_features, n_labels, **kwargs)
+    assert basis is not None, f"head {entry.name!r} needs a label basis"
+    return entry.head(in_features, basis, **kwargs)
+
+
+def build_head(
+    name: str,
+    in_features: int,
+    n_labels: int,
+    basis: np.ndarray | None,
+    options: Mapping[str, Any] | None = None,
+) -> MultiLabelHead:
+    """Head ``name`` on ``in_features`` features over ``n_labels`` labels.
+
+    Args:
+        basis: the (L, d) label basis from :func:`label_basis` for heads that have one.
+        options: class arguments from the spec (checked by :func:`check_options`).
+    """
+    entry = head_entry(name)
+    t = None if basis is None else torch.from_numpy(np.asarray(basis, dtype=np.float32))
+    return _make(entry, in_features, n_labels, t, dict(options or {}))
+
+
+def label_basis(
+    name: str,
+    Y: sp.csr_matrix,
+    n_components: int,
+    seed: int,
+    embedding_options: Mapping[str, Any] | None = None,
+) -> np.ndarray | None:
+    """The (L, d) label basis head ``name`` needs, fitted on training labels ``Y`` (n, L).
+
+    ``d = min(n_components, L - 1)``. ``None`` for heads over L logits.
+    """
+    entry = head_entry(name)
+    L = Y.shape[1]
+    d = min(n_components, L - 1)
+    if entry.basis == "pmi":
+        opts = {**(embedding_options or {}), **entry.embedding_fixed}
+        return LabelEmbedding(n_components=d, random_state=seed, **opts).fit(Y).embeddings_
+    if entry.basis == "pca":
+        # PLST (Tai & Lin, 2012): the principal directions of the label matrix.
+        from sklearn.decomposition import TruncatedSVD
+
+        svd = TruncatedSVD(n_components=d, random_state=seed).fit(Y.astype(np.float32))
+        return (svd.components_.T * np.sqrt(svd.singular_values_)[None, :]).astype(np.float32)
+    if entry.basis == "random":
+        rng = np.random.default_rng(seed)
+        return (rng.standard_normal((L, d)) / math.sqrt(d)).astype(np.float32)
+    return None

@@ -1,0 +1,321 @@
+"""``Predictor``: any saved model -> scores and top-k labels for feature rows, arrays or images.
+
+A model directory (written by ``train``) is one of three kinds, read once from ``model.json``:
+
+* ``"features"``: an MLP on feature vectors; inputs are rows (dense or CSR) or .npy/.npz files;
+* ``"frozen-image"``: trained on a frozen backbone's features; the backbone is saved with the
+  model, so image files go through it first (feature rows work too);
+* ``"image"``: a fine-tuned backbone + MLP + head; inputs are image files.
+
+``Predictor`` is what ``labelsphere predict``, ``evaluate`` and ``compare`` use to score a
+saved model, and what a server holds in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from labelsphere.data import MultiLabelDataset
+from labelsphere.decode import topk
+from labelsphere.device import resolve_device
+from labelsphere.labels import LabelVocabulary
+from labelsphere.metrics import propensities_from_counts
+from labelsphere.train.evaluation import predict_scores, score_metrics
+from labelsphere.train.model import Classifier
+from labelsphere.train.model_dir import (
+    load_feature_extractor,
+    load_label_counts,
+    load_model,
+    read_model_json,
+)
+
+__all__ = ["Prediction", "Predictor", "evaluate_model_dir", "load_split", "read_rows"]
+
+ModelKind = Literal["features", "frozen-image", "image"]
+_ROW_SUFFIXES = (".npy", ".npz")
+
+
+def read_rows(path: str | Path) -> np.ndarray | sp.csr_matrix:
+    """Feature rows from a ``.npy`` (dense, never unpickled) or ``.npz`` (scipy sparse) file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            X = np.load(path, allow_pickle=False)
+        elif path.suffix == ".npz":
+            X = sp.load_npz(path)
+        else:
+            raise ValueError(f"{path}: expected feature rows as .npy or .npz")
+    except (OSError, EOFError, ValueError) as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: unreadable feature rows ({e})") from None
+    if sp.issparse(X):
+        return sp.csr_matrix(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: feature rows must be numeric, got dtype {X.dtype}")
+    X = np.atleast_2d(X)
+    if X.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D array of rows, got shape {X.shape}")
+    return X
+
+
+@dataclass
+class Prediction:
+    """The top-k labels of one input; ``error`` says why there are none (an unreadable image)."""
+
+    input: str
+    labels: list[tuple[str, float]]
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error is not None:
+            return {"input": self.input, "error": self.error}
+        return {"input": self.input, "labels": [{"label": n, "score": s} for n, s in self.labels]}
+
+
+class Predictor:
+    """A loaded model that scores inputs. Build it with :meth:`load`.
+
+    Attributes:
+        model: the ``Classifier`` in eval mode.
+        meta: ``model.json``.
+        vocabulary: the labels, in score-column order.
+        kind: ``"features"``, ``"frozen-image"`` or ``"image"``.
+        feature_extractor: the frozen backbone of a ``"frozen-image"`` model, else ``None``.
+        label_counts: (training label counts (L,), number of training samples), for PSP@k;
+            ``None`` for models saved before they were kept.
+
+    Examples:
+        >>> p = Predictor.load("runs/bib/model")  # doctest: +SKIP
+        >>> p.predict(X_test[:2], k=5)  # doctest: +SKIP
+        [Prediction(input='0', labels=[('TAG_...', 3.1), ...]), ...]
+    """
+
+    def __init__(
+        self,
+        model: Classifier,
+        meta: dict[str, Any],
+        vocabulary: LabelVocabulary,
+        feature_extractor: Any = None,
+        label_counts: tuple[np.ndarray, int] | None = None,
+        source: Path | None = None,
+    ) -> None:
+        self.model = model
+        self.meta = meta
+        self.vocabulary = vocabulary
+        self.feature_extractor = feature_extractor
+        self.label_counts = label_counts
+        self.source = source
+        # Where a frozen-image model caches its backbone features (None: no cache).
+        self.feature_cache: Path | None = None
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str | torch.device = "cpu") -> Predictor:
+        """Load a model directory written by ``train`` (``RUN/model``)."""
+        model_dir = Path(model_dir)
+        meta = read_model_json(model_dir)
+        model, meta, vocab = load_model(model_dir, device=resolve_device(device))
+        extractor = load_feature_extractor(model_dir, meta)
+        return cls(model, meta, vocab, extractor, load_label_counts(model_dir), model_dir)
+
+    # ------------------------------------------------------------------ what it takes
+    @property
+    def kind(self) -> ModelKind:
+        if self.feature_extractor is not None:
+            return "frozen-image"
+        return "image" if self.meta.get("image_backbone") else "features"
+
+    @property
+    def in_features(self) -> int | None:
+        """Feature-row width the model takes (``None`` for a fine-tuned image model)."""
+        n = self.meta.get("in_features")
+        return None if n is None else int(n)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.vocabulary)
+
+    def _check_rows(self, X: np.ndarray | sp.spmatrix, what: str) -> None:
+        if self.in_features is None:
+            raise ValueError(f"{what}: this model takes image files, not feature rows")
+        if X.ndim != 2 or X.shape[1] != self.in_features:
+            raise ValueError(
+                f"{what}: rows have {X.shape[-1]} features, the model expects {self.in_features}"
+            )
+        values = X.data if sp.issparse(X) else X
+        if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+            raise ValueError(f"{what}: feature rows contain NaN or infinity")
+
+    # ------------------------------------------------------------------ scoring
+    def scores(
+        self, inputs: np.ndarray | sp.spmatrix | Sequence[str | Path], num_workers: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (n, L) float32 for feature rows (n, F) or n image files.
+
+        Returns ``(scores, ok)``: ``ok`` (n,) is False for images that could not be loaded
+        (each warned about; their rows are 0).
+        """
+        if isinstance(inputs, (np.ndarray, sp.spmatrix)):
+            X = inputs if sp.issparse(inputs) else np.atleast_2d(inputs)
+            self._check_rows(X, "inputs")
+            return predict_scores(self.model, X, self.device, num_workers=num_workers)
+        paths = [str(p) for p in inputs]
+        if self.kind == "features":
+            raise ValueError(
+                f"{self.source or 'this model'} was trained on feature vectors: give .npy/.npz "
+                "rows, not images"
+            )
+        if self.kind == "image":
+            return predict_scores(self.model, paths, self.device, num_workers=num_workers)
+        from labelsphere.images import extract_features
+
+        feats, ok = extract_features(
+            self.feature_extractor,
+            paths,
+            cache_dir=self.feature_cache,
+            progress=False,
+            device=self.device,
+            num_workers=num_workers,
+        )
+        scores, _ = predict_scores(self.model, feats.astype(np.float32), self.device)
+        scores[~ok] = 0.0
+        return scores, ok
+
+    def predict(
+        self,
+        inputs: np.ndarray | sp.spmatrix | Sequence[str | Path],
+        k: int = 5,
+        threshold: float | None = None,
+        names: Sequence[str] | None = None,
+    ) -> list[Prediction]:
+        """Top-k labels (with scores at least ``threshold``) for each input."""
+        scores, ok = self.scores(inputs)
+        if names is None:
+            names = (
+                [str(i) for i in range(len(scores))]
+                if isinstance(inputs, (np.ndarray, sp.spmatrix))
+                else [str(p) for p in inputs]
+            )
+        out = []
+        idx, vals = topk(scores, min(k, self.n_labels)) if len(scores) else ([], [])
+        for i, name in enumerate(names):
+            if not ok[i]:
+                out.append(Prediction(name, [], "could not load the image (see the warning above)"))
+                continue
+            labels = [
+                (self.vocabulary.names[j], float(v))
+                for j, v in zip(idx[i], vals[i], strict=True)
+                if threshold is None or v >= threshold
+            ]
+            out.append(Prediction(name, labels))
+        return out
+
+    def predict_files(
+        self, paths: Sequence[str | Path], k: int = 5, threshold: float | None = None
+    ) -> list[Prediction]:
+        """Top-k labels for files: .npy/.npz feature rows (one prediction per row) or images."""
+        out: list[Prediction] = []
+        paths = [Path(p) for p in paths]
+        for path in (p for p in paths if p.suffix in _ROW_SUFFIXES):
+            X = read_rows(path)
+            self._check_rows(X, str(path))
+            names = [f"{path}[{r}]" for r in range(X.shape[0])]
+            out += self.predict(X, k, threshold, names)
+        images = [p for p in paths if p.suffix not in _ROW_SUFFIXES]
+        if images:
+            out += self.predict(images, k, threshold)
+        return out
+
+    # ------------------------------------------------------------------ evaluation
+    def propensities(self) -> np.ndarray | None:
+        """Label propensities of the training labels (for PSP@k), if they were saved."""
+        if self.label_counts is None:
+            return None
+        counts, n = self.label_counts
+        return propensities_from_counts(counts, n)
+
+    def evaluate(
+        self, data: MultiLabelDataset, propensities: np.ndarray | None = None
+    ) -> dict[str, float]:
+        """MAP@100, mAP, P@k, R@k, nDCG@k and PSP@k on ``data`` (the test evaluation).
+
+        PSP@k uses ``propensities`` if given, else those of the training labels saved with the
+        model. ``data`` must have the model's vocabulary; its inputs are rows or image files.
+        """
+        if data.vocabulary != self.vocabulary:
+            raise ValueError(
+                f"{data.name} has a different label vocabulary than the model"
+                + (f" in {self.source}" if self.source else "")
+            )
+        if data.X is None:
+            raise ValueError(f"{data.name}: has no inputs (a labels-only dataset)")
+        scores, ok = self.scores(data.X)
+        p = self.propensities() if propensities is None else propensities
+        return score_metrics(data.Y, scores, ok, p)
+
+    @property
+    def head_size(self) -> tuple[int, int]:
+        """(trained parameters, fixed values) of the output layer, the part that grows with L."""
+        head = self.model.head
+        return sum(p.numel() for p in head.parameters()), sum(b.numel() for b in head.buffers())
+
+
+def load_split(
+    dataset: str,
+    split: str = "test",
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+) -> MultiLabelDataset:
+    """One split of a shared dataset or an items file, as ``train`` saw it.
+
+    ``train``, ``val`` and ``test`` are the parts ``train_val_test`` gives (the same seeded
+    split ``labelsphere train`` used); a shared dataset's other named splits (``all``) load
+    as they are, and ``all`` of an items file is the whole file.
+    """
+    from labelsphere.data import dataset_splits, load_dataset, read_items, train_val_test
+
+    parts = ("train", "val", "test")
+    is_file = Path(dataset).is_file()
+    if not is_file:
+        named = dataset_splits(dataset)
+        if split in named and split != "train":
+            return load_dataset(dataset, split, data_dir)
+        if split not in parts:
+            raise ValueError(
+                f"dataset {dataset!r} has no split {split!r}; choose one of {[*parts, *named]}"
+            )
+    elif split == "all":
+        return read_items(dataset)
+    elif split not in parts:
+        raise ValueError(
+            f"{dataset}: an items file has the splits {[*parts, 'all']}, not {split!r}"
+        )
+    return train_val_test(dataset, data_dir, val_fraction=val_fraction)[parts.index(split)]
+
+
+def evaluate_model_dir(
+    model_dir: str | Path,
+    dataset: str,
+    split: str = "test",
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    cache_dir: str | Path | None = None,
+) -> tuple[str, dict[str, float]]:
+    """Evaluate a saved model on a split of a dataset (shared name or items file).
+
+    Works for every kind of model: feature rows, frozen-image (images go through the saved
+    backbone; features cached in ``cache_dir`` when given) and fine-tuned image models.
+    Returns the split's name and the metrics of :meth:`Predictor.evaluate`.
+    """
+    predictor = Predictor.load(model_dir)
+    predictor.feature_cache = None if cache_dir is None else Path(cache_dir)
+    data = load_split(dataset, split, data_dir, val_fraction)
+    return data.name, predictor.evaluate(data)

@@ -1,0 +1,111 @@
+"""Mini-batches for the loop: in-memory features or decoded images, and mixup on a batch.
+
+The order of epoch e is a pure function of (seed, e), which is what makes resuming
+mid-epoch exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+__all__ = ["FeatureBatches", "ImageBatches", "mixup_batch"]
+
+
+class FeatureBatches:
+    """Mini-batches of (features, multi-hot labels) from in-memory arrays.
+
+    Features may be dense or CSR; both become dense float32 tensors per batch (a bag of words
+    of 2k features x 128 rows is 1 MB). The shuffling order of epoch e is a pure function of
+    (seed, e), which is what makes resuming mid-epoch exact.
+    """
+
+    def __init__(self, X: np.ndarray | sp.csr_matrix, Y: sp.csr_matrix) -> None:
+        if X.shape[0] != Y.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
+        self.X = X if sp.issparse(X) else np.ascontiguousarray(X, dtype=np.float32)
+        self.Y = sp.csr_matrix(Y)
+        self.n = X.shape[0]
+
+    def rows(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
+        x = self.X[idx]
+        if sp.issparse(x):
+            x = x.toarray()
+        y = self.Y[idx].toarray()
+        return torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.from_numpy(
+            y.astype(np.float32)
+        )
+
+    def epoch(
+        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        order = np.random.default_rng([seed, epoch]).permutation(self.n)
+        # Drop the ragged last batch (equal-sized steps), unless the data is smaller than a batch.
+        n_batches = self.steps_per_epoch(batch_size)
+        for b in range(skip, n_batches):
+            yield self.rows(order[b * batch_size : (b + 1) * batch_size])
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n // batch_size)
+
+
+class ImageBatches:
+    """Mini-batches of (augmented images, multi-hot labels) decoded from files by a DataLoader.
+
+    Same contract as ``FeatureBatches``: the order of epoch e is a pure function of (seed, e).
+    Images that fail to load are dropped from their batch, warned about and counted in
+    ``skipped`` (an epoch never stops on a bad file).
+    """
+
+    def __init__(self, paths: list[str], Y: sp.csr_matrix, data_config: dict, num_workers: int = 0):
+        from labelsphere.images import ImageDataset, image_transform
+
+        self.dataset = ImageDataset(paths, Y, image_transform(data_config, training=True))
+        self.n = len(paths)
+        self.num_workers = num_workers
+
+    @property
+    def skipped(self) -> list:
+        return self.dataset.skipped
+
+    def epoch(
+        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        from torch.utils.data import DataLoader
+
+        from labelsphere.images import collate_images
+
+        order = np.random.default_rng([seed, epoch]).permutation(self.n)
+        n_batches = self.steps_per_epoch(batch_size)
+        batches = [
+            order[b * batch_size : (b + 1) * batch_size].tolist() for b in range(skip, n_batches)
+        ]
+        # Augmentation randomness comes from torch's RNG, which checkpoints save and restore.
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=batches,
+            num_workers=self.num_workers,
+            collate_fn=collate_images,
+        )
+        for batch in loader:
+            self.dataset.record(batch)
+            if len(batch):
+                yield batch.images, batch.labels
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return max(1, self.n // batch_size)
+
+
+def mixup_batch(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
+    """Mixup (Zhang et al., 2018): ``lam * (x, y) + (1 - lam) * (x, y)[perm]``, lam ~ Beta(a, a).
+
+    Shapes: x (B, ...) float, y (B, L) multi-hot -> the same shapes, y now soft. Draws from
+    torch's global generator (saved in checkpoints), so resumed runs mix identically.
+    """
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0])
+    return lam * x + (1.0 - lam) * x[perm], lam * y + (1.0 - lam) * y[perm]

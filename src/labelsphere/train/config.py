@@ -1,0 +1,91 @@
+"""``TrainConfig``: everything that defines a training run, stored as ``config.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from labelsphere.heads.registry import HEAD_REGISTRY, check_options
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored as ``config.json``).
+
+    Budget: ``epochs`` (or ``max_steps`` if set). Evaluation on the validation split every
+    ``eval_every`` steps (default: once per epoch). ``patience`` evaluations without
+    improvement of ``monitor`` stop early (``None``: never).
+
+    Regularisation: ``dropout`` after each hidden layer, ``input_dropout`` on the inputs,
+    AdamW ``weight_decay``, and ``mixup`` (the Beta(a, a) parameter of mixup on inputs and
+    label vectors; 0 turns it off).
+
+    Images: ``backbone`` names a timm model (``backbone_weights``: ``"default"`` for the
+    packaged ImageNet weights, a local file, or ``None`` for random init). With ``frozen=True``
+    the heads train on cached pooled features (see ``image_features``); with ``frozen=False``
+    the backbone is fine-tuned end to end at ``lr * backbone_lr_scale``, images decoded by
+    ``num_workers`` DataLoader workers with the backbone's training augmentation.
+    """
+
+    head: str = "embedding"
+    head_options: dict[str, Any] = field(default_factory=dict)
+    n_components: int = 256
+    embedding_options: dict[str, Any] = field(default_factory=dict)
+    hidden: tuple[int, ...] = (512,)
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+    mixup: float = 0.0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    epochs: int = 30
+    max_steps: int | None = None
+    warmup: float = 0.0
+    schedule: str = "constant"
+    eval_every: int | None = None
+    patience: int | None = None
+    monitor: str = "MAP@100"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    checkpoint_every: int | None = None
+    backbone: str | None = None
+    backbone_weights: str | None = "default"
+    frozen: bool = True
+    backbone_lr_scale: float = 0.1
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        if self.head not in HEAD_REGISTRY:
+            raise ValueError(f"head must be one of {sorted(HEAD_REGISTRY)}, got {self.head!r}")
+        check_options(self.head, self.head_options, self.embedding_options)
+        if self.schedule not in ("constant", "cosine", "linear"):
+            raise ValueError(f"schedule must be constant, cosine or linear, got {self.schedule!r}")
+        for name in ("lr", "batch_size", "epochs"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup is a fraction of the steps in [0, 1), got {self.warmup}")
+        for name in ("dropout", "input_dropout"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
+            raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], source: str = "config") -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(obj) - names
+        if unknown:
+            raise ValueError(f"{source}: unknown config fields {sorted(unknown)}")
+        return cls(**obj)

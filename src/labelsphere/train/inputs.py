@@ -1,0 +1,99 @@
+"""A dataset's three splits made ready for training: features as they are, images frozen or not.
+
+Image datasets hold file paths. Frozen (the default), the backbone's pooled features are
+extracted once (cached) and every head trains on them; fine-tuned, the paths stay and the
+config gets the backbone to train end to end. ``prepare_inputs`` is what ``labelsphere train``
+and ``labelsphere compare`` call first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelsphere.data import MultiLabelDataset, train_val_test
+
+__all__ = ["DEFAULT_FEATURE_CACHE", "ImageOptions", "PreparedInputs", "prepare_inputs"]
+
+DEFAULT_FEATURE_CACHE = Path.home() / ".cache" / "labelsphere" / "features"
+
+
+@dataclass
+class ImageOptions:
+    """How image datasets become inputs.
+
+    Attributes:
+        backbone: a timm model name.
+        weights: ``"default"`` (packaged ImageNet weights), a local file, or ``None``/"none"
+            (seeded random init). Never downloads.
+        frozen: train heads on cached frozen features (True) or fine-tune end to end.
+        cache_dir: the feature cache (default ``~/.cache/labelsphere/features``).
+        num_workers: DataLoader workers decoding images.
+    """
+
+    backbone: str = "tf_efficientnet_lite0"
+    weights: str | None = "default"
+    frozen: bool = True
+    cache_dir: Path | None = None
+    num_workers: int = 0
+
+
+@dataclass
+class PreparedInputs:
+    """Train / validation / test splits ready for ``train``, and what made them.
+
+    ``config`` holds the ``TrainConfig`` fields the inputs decide (backbone, frozen...);
+    ``skipped`` the number of unreadable images dropped per split.
+    """
+
+    train: MultiLabelDataset
+    val: MultiLabelDataset
+    test: MultiLabelDataset
+    feature_extractor: Any = None
+    config: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def splits(self) -> tuple[MultiLabelDataset, MultiLabelDataset, MultiLabelDataset]:
+        return self.train, self.val, self.test
+
+
+def prepare_inputs(
+    dataset: str,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    images: ImageOptions | None = None,
+    progress: bool = True,
+) -> PreparedInputs:
+    """Load ``dataset`` (a shared name or an items file) and prepare its inputs.
+
+    Feature datasets come back as they are. Image datasets get frozen features from the
+    backbone (cached) or, with ``images.frozen=False``, the fine-tuning config.
+    """
+    images = images or ImageOptions()
+    tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
+    if not isinstance(tr.X, list):
+        return PreparedInputs(tr, va, te)
+    weights = None if images.weights is None or images.weights.lower() == "none" else images.weights
+    if not images.frozen:
+        config = {
+            "backbone": images.backbone,
+            "backbone_weights": weights,
+            "frozen": False,
+            "num_workers": images.num_workers,
+        }
+        return PreparedInputs(tr, va, te, None, config)
+    from labelsphere.images import create_backbone, image_features
+
+    net = create_backbone(images.backbone, weights)
+    out = image_features(
+        [tr, va, te],
+        net,
+        cache_dir=images.cache_dir or DEFAULT_FEATURE_CACHE,
+        num_workers=images.num_workers,
+        progress=progress,
+    )
+    skipped = {ds.name: len(ds.info.get("skipped_images", [])) for ds in out}
+    config = {"backbone": images.backbone, "backbone_weights": weights, "frozen": True}
+    return PreparedInputs(out[0], out[1], out[2], net, config, skipped)

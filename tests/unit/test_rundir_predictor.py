@@ -1,0 +1,128 @@
+"""RunDir, train's result and Predictor on a seeded synthetic set: the fast tier, no real data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from labelsphere.artifacts import FormatError
+from labelsphere.data import MultiLabelDataset
+from labelsphere.device import resolve_device
+from labelsphere.labels import LabelVocabulary
+from labelsphere.metrics import propensity_scores
+from labelsphere.predict import Predictor, read_rows
+from labelsphere.train import RunDir, TrainConfig, evaluate_model, train
+
+L, D = 10, 16
+
+
+def _dataset(n: int, seed: int, name: str) -> MultiLabelDataset:
+    """Labels drawn from a fixed linear teacher on Gaussian features: learnable, seeded."""
+    teacher = np.random.default_rng(123).standard_normal((D, L))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, D)).astype(np.float32)
+    logits = X @ teacher
+    Y = (logits > np.quantile(logits, 0.75, axis=1, keepdims=True)).astype(np.int8)
+    vocab = LabelVocabulary([f"label{i}" for i in range(L)])
+    return MultiLabelDataset(X, sp.csr_matrix(Y), vocab, name)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tr, va, te = _dataset(512, 0, "syn/train"), _dataset(128, 1, "syn/val"), _dataset(128, 2, "t")
+    run = RunDir(tmp_path_factory.mktemp("run"))
+    cfg = TrainConfig(head="embedding", n_components=4, hidden=(16,), epochs=3, batch_size=64)
+    result = train(cfg, tr, va, run, progress=False)
+    return run, cfg, result, (tr, va, te)
+
+
+def test_rundir_knows_every_file_of_a_run(trained):
+    run, cfg, result, _ = trained
+    assert run.read_config() == cfg
+    assert run.read_history() == result.history and len(result.history) == 3
+    saved = run.read_result()
+    assert saved["complete"] and saved["steps"] == result.steps == 3 * 8
+    assert saved["peak_rss_mb"] == result.peak_rss_mb  # written once, with the peak
+    assert run.is_finished(cfg) and not run.is_finished(TrainConfig(head="sigmoid"))
+    assert run.summary()["run_dir"] == str(run.path)
+    assert (run.model_dir / "model.json").is_file()
+    with pytest.raises(ValueError, match="different config"):
+        run.write_config(TrainConfig(head="sigmoid"), resume=True)
+
+
+def test_result_loads_its_best_model_and_evaluates_like_validation(trained):
+    _, _, result, (tr, va, te) = trained
+    predictor = result.load_predictor()
+    assert predictor.kind == "features" and predictor.in_features == D
+    # The best checkpoint scores validation exactly as the loop did, PSP@k included, with the
+    # propensities of the training labels saved beside the model.
+    val = predictor.evaluate(va)
+    assert val == pytest.approx({k: result.best[k] for k in val})
+    np.testing.assert_allclose(predictor.propensities(), propensity_scores(tr.Y))
+    m = evaluate_model(predictor.model, te.X, te.Y, predictor.device, propensity_scores(tr.Y))
+    assert result.evaluate(te) == pytest.approx(m)
+    assert m["MAP@100"] > 0.5  # the teacher is linear: far above chance (~0.3)
+
+
+def test_predictor_top_k_and_thresholds(trained):
+    run, _, _, (_, _, te) = trained
+    predictor = run.load_predictor()
+    preds = predictor.predict(te.X[:3], k=3)
+    assert [p.input for p in preds] == ["0", "1", "2"]
+    assert all(len(p.labels) == 3 for p in preds)
+    scores, ok = predictor.scores(te.X[:3])
+    assert ok.all() and scores.shape == (3, L)
+    top = np.argsort(-scores[0])[:3]
+    assert [n for n, _ in preds[0].labels] == [f"label{i}" for i in top]
+    cut = float(scores[0, top[1]] + scores[0, top[2]]) / 2  # between the 2nd and 3rd
+    high = predictor.predict(te.X[:1], k=L, threshold=cut)[0]
+    assert [n for n, _ in high.labels] == [f"label{i}" for i in top[:2]]
+    sparse = predictor.predict(sp.csr_matrix(te.X[:3]), k=3)
+    for a, b in zip(sparse, preds, strict=True):
+        assert [n for n, _ in a.labels] == [n for n, _ in b.labels]
+        np.testing.assert_allclose([v for _, v in a.labels], [v for _, v in b.labels], rtol=1e-5)
+
+
+def test_predictor_refuses_bad_rows_with_one_clear_message(trained, tmp_path):
+    run, _, _, (_, _, te) = trained
+    predictor = run.load_predictor()
+    with pytest.raises(ValueError, match="rows have 3 features, the model expects 16"):
+        predictor.scores(np.zeros((2, 3)))
+    bad = te.X[:2].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        predictor.scores(bad)
+    with pytest.raises(ValueError, match="trained on feature vectors"):
+        predictor.scores(["a.png"])
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.npy"):
+        read_rows(tmp_path / "empty.npy")
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"obj\.npy"):
+        read_rows(tmp_path / "obj.npy")  # never unpickled
+    with pytest.raises(ValueError, match="expected feature rows"):
+        read_rows(tmp_path / "rows.txt")
+
+
+def test_a_broken_model_json_is_one_clear_error(trained, tmp_path):
+    run, *_ = trained
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "model.json").write_text("[]")
+    with pytest.raises(FormatError, match="expected a JSON object"):
+        Predictor.load(broken)
+    meta = json.loads((run.model_dir / "model.json").read_text())
+    del meta["config"]
+    (broken / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(FormatError, match="no 'config'"):
+        Predictor.load(broken)
+
+
+def test_one_device_resolver():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
