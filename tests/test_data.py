@@ -424,6 +424,102 @@ def test_items_malformed(tmp_path):
         write_items(tmp_path / "w.csv", ["a", "b"], [["x"]])
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".csv.gz"])
+def test_text_items_round_trip(tmp_path, suffix):
+    texts = [
+        "A red apple, fallen",
+        'She said "hi"\nthen left',  # quotes and a newline inside a CSV field
+        "images/cat.jpg",  # looks like a path: still text, never resolved
+        "",
+        "Zoë's café | crème brûlée",
+    ]
+    labels = [["fruit", "red"], ["speech"], ["cat"], [], ["food"]]
+    path = tmp_path / f"items{suffix}"
+    if suffix.endswith(".gz"):
+        plain = tmp_path / "plain.csv"
+        write_items(plain, texts, labels, text=True)
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    else:
+        write_items(path, texts, labels, text=True)
+    ds = read_items(path)
+    assert ds.X == texts
+    assert [sorted(ls) for ls in ds.labels()] == [sorted(ls) for ls in labels]
+    assert ds.info["input_kind"] == "text"
+    assert read_items(path, resolve_paths=True).X == texts  # texts are never paths
+    first = gzip.decompress(path.read_bytes()) if suffix.endswith(".gz") else path.read_bytes()
+    assert first.decode().startswith("text,labels" if ".csv" in suffix else '{"text": ')
+    # The path kind is unchanged and says so.
+    write_items(tmp_path / "paths.csv", ["a.jpg"], [["x"]])
+    paths = read_items(tmp_path / "paths.csv")
+    assert paths.info["input_kind"] == "path" and paths.X == [str(tmp_path / "a.jpg")]
+    with pytest.raises(TypeError, match="text 1 is int"):
+        write_items(tmp_path / "w.csv", ["a", 1], [["x"], ["y"]], text=True)
+
+
+def test_text_items_with_ids_and_other_column_names(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("id,caption,tags\na,hello world,x|y\nb,bye,y\n")
+    ds = read_items(path, text_column="caption", labels_column="tags", id_column="id")
+    assert ds.X == ["hello world", "bye"] and ds.ids == ["a", "b"]
+    assert ds.info["input_kind"] == "text"
+    write_items(tmp_path / "w.jsonl", ["t"], [["x"]], text=True, text_column="caption")
+    assert read_items(tmp_path / "w.jsonl", text_column="caption").X == ["t"]
+    # text_column=None: only the input column counts, a "text" column is ignored as before.
+    path.write_text("input,text,labels\na.jpg,a cat,x\n")
+    assert read_items(path, text_column=None).X == [str(tmp_path / "a.jpg")]
+    with pytest.raises(ValueError, match="both 'input'"):
+        read_items(path, text_column="input")
+
+
+def test_text_items_malformed(tmp_path):
+    csv_path = tmp_path / "items.csv"
+    csv_path.write_text("input,text,labels\na.jpg,a cat,x\n")
+    with pytest.raises(DataFormatError, match=r"both 'input'.*and 'text'") as e:
+        read_items(csv_path)
+    assert_names_line(e, csv_path, 1)
+    csv_path.write_text("caption,labels\na cat,x\n")
+    with pytest.raises(DataFormatError, match=r"'input' column .* or a 'text' column") as e:
+        read_items(csv_path)
+    assert_names_line(e, csv_path, 1)
+    csv_path.write_text("text,tags\na cat,x\n")
+    with pytest.raises(DataFormatError, match=r"missing \['labels'\]") as e:
+        read_items(csv_path)
+    assert_names_line(e, csv_path, 1)
+    csv_path.write_text('text,labels\n"a cat\n,x\n')
+    with pytest.raises(DataFormatError, match="expected 2 fields") as e:  # unclosed quote
+        read_items(csv_path)
+    assert_names_line(e, csv_path, 2)
+
+    jl = tmp_path / "items.jsonl"
+    jl.write_text('\n{"input": "a.jpg", "text": "a cat", "labels": ["x"]}\n')
+    with pytest.raises(DataFormatError, match="first object has both") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 2)
+    jl.write_text('{"caption": "a cat", "labels": ["x"]}\n')
+    with pytest.raises(DataFormatError, match="neither") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 1)
+    jl.write_text('{"caption": "a cat"}\n')  # as before text items: both keys named
+    with pytest.raises(DataFormatError, match=r"missing keys \['input', 'labels'\]") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 1)
+    jl.write_text('{"text": "a cat"}\n')
+    with pytest.raises(DataFormatError, match=r"missing keys \['labels'\]") as e:
+        read_items(jl)
+    jl.write_text('{"text": "a", "labels": ["x"]}\n{"input": "b.jpg", "labels": ["x"]}\n')
+    with pytest.raises(DataFormatError, match=r"missing keys \['text'\]") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 2)
+    jl.write_text('{"text": "a", "labels": ["x"]}\n{"text": "b", "input": "b", "labels": []}\n')
+    with pytest.raises(DataFormatError, match="both 'text' and 'input'") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 2)
+    jl.write_text('{"text": "a", "labels": ["x"]}\n{"text": 3, "labels": []}\n')
+    with pytest.raises(DataFormatError, match="'text' should be a string") as e:
+        read_items(jl)
+    assert_names_line(e, jl, 2)
+
+
 # ---------------------------------------------------------------------- label-only datasets
 def test_nus_wide(data_dir):
     with pytest.warns(UserWarning, match="line 78374"):

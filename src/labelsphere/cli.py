@@ -258,6 +258,8 @@ def train(
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
+    if not done.result.is_main:
+        return  # torchrun: rank 0 reports
     _warn_skipped(done.inputs.skipped)
     r = done.result
     typer.echo(

@@ -7,7 +7,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelsphere.heads.base import MultiLabelHead
-from labelsphere.heads.losses import CosineProximityLoss, normalized_softmax_loss
+from labelsphere.heads.losses import (
+    CosineProximityLoss,
+    bce_with_logits,
+    chunked_softmax_loss,
+    normalized_softmax_loss,
+)
+from labelsphere.heads.targets import is_sparse, label_matmul
 
 __all__ = ["EmbeddingHead"]
 
@@ -44,6 +50,10 @@ class EmbeddingHead(MultiLabelHead):
         normalize: unit-normalise the output before the score-based losses and their scores,
             so only ``scale`` sets the temperature. ``False`` scores ``scale * sim(output, E_l)``
             on the raw output: a linear layer of rank d on the fixed basis (W = E A).
+        label_chunk: above this many labels (or with sparse targets) the softmax loss is
+            computed ``label_chunk`` labels at a time (:func:`chunked_softmax_loss`), so a
+            step never holds the (B, L) logits: at L = 1M that is the difference between a
+            few GB and tens.
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -63,6 +73,7 @@ class EmbeddingHead(MultiLabelHead):
         scale: float = 10.0,
         learn_embeddings: bool = False,
         normalize: bool = True,
+        label_chunk: int = 65536,
     ) -> None:
         super().__init__()
         if embeddings.dim() != 2:
@@ -71,6 +82,8 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
+        if not (isinstance(label_chunk, int) and label_chunk >= 1):
+            raise ValueError(f"label_chunk must be a positive integer, got {label_chunk!r}")
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         if bias and loss in ("cosine", "mse"):
@@ -86,6 +99,7 @@ class EmbeddingHead(MultiLabelHead):
         self.similarity = similarity
         self.learn_embeddings = learn_embeddings
         self.normalize = bool(normalize)
+        self.label_chunk = label_chunk
         init = embeddings.detach().float().clone()
         if learn_embeddings:
             self.embeddings = nn.Parameter(init)
@@ -101,7 +115,7 @@ class EmbeddingHead(MultiLabelHead):
 
     def targets(self, labels: Tensor) -> Tensor:
         """Unit-norm targets (B, d) from multi-hot labels (B, L); empty label sets give zeros."""
-        s = labels.float() @ self.embeddings
+        s = label_matmul(labels, self.embeddings)
         return F.normalize(s, dim=1, eps=1e-12)  # zero rows stay zero, never NaN
 
     def _keys(self) -> Tensor:
@@ -124,15 +138,23 @@ class EmbeddingHead(MultiLabelHead):
         if kind == "cosine":
             return self.criterion(outputs, self.targets(targets))
         if kind == "softmax":
-            return normalized_softmax_loss(self._logits(outputs), targets)
+            return self._softmax_loss(outputs, targets)
         if kind == "cosine+softmax":
-            return self.criterion(outputs, self.targets(targets)) + normalized_softmax_loss(
-                self._logits(outputs), targets
+            return self.criterion(outputs, self.targets(targets)) + self._softmax_loss(
+                outputs, targets
             )
         if kind == "bce":
-            return F.binary_cross_entropy_with_logits(self._logits(outputs), targets.float())
+            return bce_with_logits(self._logits(outputs), targets)
         # "mse": regress onto the raw sum (its scale grows with the number of labels).
-        return F.mse_loss(outputs.float(), targets.float() @ self.embeddings)
+        return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
+
+    def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if not is_sparse(targets) and self.n_labels <= self.label_chunk:
+            return normalized_softmax_loss(self._logits(outputs), targets)
+        z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
+        return chunked_softmax_loss(
+            z, self._keys(), self.log_scale.exp(), self.bias, targets, self.label_chunk
+        )
 
     def scores(self, outputs: Tensor) -> Tensor:
         if self.loss_kind in ("softmax", "cosine+softmax", "bce"):

@@ -7,7 +7,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelsphere.heads.base import MultiLabelHead
-from labelsphere.heads.losses import CosineProximityLoss, normalized_softmax_loss
+from labelsphere.heads.losses import (
+    CosineProximityLoss,
+    bce_with_logits,
+    normalized_softmax_loss,
+)
+from labelsphere.heads.targets import label_matmul
 
 __all__ = ["HybridHead"]
 
@@ -77,8 +82,8 @@ class HybridHead(MultiLabelHead):
         if self.loss_kind == "softmax":
             loss = normalized_softmax_loss(logits, targets)
         else:
-            loss = F.binary_cross_entropy_with_logits(logits, targets.float())
+            loss = bce_with_logits(logits, targets)
         if self.cosine_weight:
-            target = F.normalize(targets.float() @ self.embeddings, dim=1, eps=1e-12)
+            target = F.normalize(label_matmul(targets, self.embeddings), dim=1, eps=1e-12)
             loss = loss + self.cosine_weight * self.criterion(outputs[:, : self.dim], target)
         return loss

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelsphere.heads.base import MultiLabelHead
-from labelsphere.heads.losses import normalized_softmax_loss
+from labelsphere.heads.losses import bce_with_logits, normalized_softmax_loss
+from labelsphere.heads.targets import dense
 
 __all__ = ["AsymmetricHead", "SigmoidHead", "SoftmaxHead"]
 
@@ -35,7 +35,7 @@ class SigmoidHead(MultiLabelHead):
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         # BCE-with-logits is the numerically stable form (log-sum-exp inside); float32 under autocast.
-        return F.binary_cross_entropy_with_logits(outputs.float(), targets.float())
+        return bce_with_logits(outputs, targets)
 
     def scores(self, outputs: Tensor) -> Tensor:
         return outputs
@@ -83,4 +83,4 @@ class AsymmetricHead(SigmoidHead):
         )
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        return self.criterion(outputs, targets)
+        return self.criterion(outputs, dense(targets))  # timm's ASL takes dense targets

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CosineProximityLoss", "normalized_softmax_loss"]
+from labelsphere.heads.targets import dense, is_sparse, positives, row_sums
+
+__all__ = [
+    "ChunkedLogSumExp",
+    "CosineProximityLoss",
+    "bce_with_logits",
+    "chunked_softmax_loss",
+    "normalized_softmax_loss",
+]
 
 
 class CosineProximityLoss(nn.Module):
@@ -47,9 +56,17 @@ class CosineProximityLoss(nn.Module):
 def normalized_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """``-sum_l (y_l / |y|) log softmax(logits)_l``, mean over samples with at least one label.
 
-    Shape: logits (B, L), targets (B, L) multi-hot -> scalar.
+    Shape: logits (B, L), targets (B, L) multi-hot (dense or sparse CSR) -> scalar.
     """
     logits = logits.float()  # log_softmax over thousands of labels: keep float32 under autocast
+    if is_sparse(targets):
+        n = row_sums(targets)
+        valid = n > 0
+        if not bool(valid.any()):
+            return logits.sum() * 0.0
+        rows, cols, values = positives(targets)
+        picked = torch.zeros_like(n).index_add_(0, rows, values * logits[rows, cols] / n[rows])
+        return (torch.logsumexp(logits, dim=1) - picked)[valid].mean()
     y = targets.float()
     n = y.sum(dim=1)
     valid = n > 0
@@ -57,3 +74,93 @@ def normalized_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
         return logits.sum() * 0.0
     logp = F.log_softmax(logits[valid], dim=1)
     return -((y[valid] * logp).sum(dim=1) / n[valid]).mean()
+
+
+def bce_with_logits(logits: Tensor, targets: Tensor) -> Tensor:
+    """Binary cross-entropy with logits, mean over B * L; sparse targets are never densified.
+
+    ``BCE(z, y) = softplus(z) - y z``, so with sparse y only the positives' logits are gathered.
+    Shape: logits (B, L), targets (B, L) -> scalar.
+    """
+    logits = logits.float()  # float32 under autocast
+    if not is_sparse(targets):
+        return F.binary_cross_entropy_with_logits(logits, dense(targets))
+    rows, cols, values = positives(targets)
+    return (F.softplus(logits).sum() - (values * logits[rows, cols]).sum()) / logits.numel()
+
+
+class ChunkedLogSumExp(torch.autograd.Function):
+    """``logsumexp_l(scale * z . k_l + b_l)`` per row over L keys, in chunks of labels.
+
+    The (B, L) logits are never held: the forward keeps a running max and sum per row; the
+    backward recomputes each chunk's softmax, so memory is O(B x chunk) whatever L is.
+
+    Shape: z (B, d), keys (L, d), scale () tensor, bias (L,) or None -> (B,).
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor, keys: Tensor, scale: Tensor, bias: Tensor | None, chunk: int):
+        B, L = z.shape[0], keys.shape[0]
+        m = torch.full((B,), -torch.inf, device=z.device)
+        s = torch.zeros(B, device=z.device)
+        for a in range(0, L, chunk):
+            lg = scale * (z @ keys[a : a + chunk].T)
+            if bias is not None:
+                lg = lg + bias[a : a + chunk]
+            new_m = torch.maximum(m, lg.max(dim=1).values)
+            s = s * torch.exp(m - new_m) + torch.exp(lg - new_m[:, None]).sum(dim=1)
+            m = new_m
+        lse = m + torch.log(s)
+        ctx.chunk = chunk
+        ctx.save_for_backward(z, keys, scale, bias, lse)
+        return lse
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        z, keys, scale, bias, lse = ctx.saved_tensors
+        chunk = ctx.chunk
+        need_z, need_keys, need_scale, need_bias = ctx.needs_input_grad[:4]
+        g_z = torch.zeros_like(z) if need_z else None
+        g_keys = torch.zeros_like(keys) if need_keys else None
+        g_scale = torch.zeros((), device=z.device) if need_scale else None
+        g_bias = torch.zeros_like(bias) if need_bias and bias is not None else None
+        for a in range(0, keys.shape[0], chunk):
+            kc = keys[a : a + chunk]
+            dots = z @ kc.T
+            lg = scale * dots
+            if bias is not None:
+                lg = lg + bias[a : a + chunk]
+            p = torch.exp(lg - lse[:, None]) * grad[:, None]  # d loss / d logits of the chunk
+            if g_z is not None:
+                g_z += scale * (p @ kc)
+            if g_keys is not None:
+                g_keys[a : a + chunk] = scale * (p.T @ z)
+            if g_scale is not None:
+                g_scale += (p * dots).sum()
+            if g_bias is not None:
+                g_bias[a : a + chunk] = p.sum(dim=0)
+        return g_z, g_keys, g_scale, g_bias, None
+
+
+def chunked_softmax_loss(
+    z: Tensor, keys: Tensor, scale: Tensor, bias: Tensor | None, targets: Tensor, chunk: int
+) -> Tensor:
+    """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
+
+    Equal to it up to float rounding, without the (B, L) logits: the log-partition comes from
+    :class:`ChunkedLogSumExp` and the positives' logits are gathered (nnz x d).
+
+    Shape: z (B, d), keys (L, d), targets (B, L) dense or sparse CSR -> scalar.
+    """
+    z = z.float()
+    n = row_sums(targets)
+    valid = n > 0
+    if not bool(valid.any()):
+        return z.sum() * 0.0
+    lse = ChunkedLogSumExp.apply(z, keys, scale, bias, chunk)
+    rows, cols, values = positives(targets)
+    pos = scale * (z[rows] * keys[cols]).sum(dim=1)
+    if bias is not None:
+        pos = pos + bias[cols]
+    picked = torch.zeros_like(n).index_add_(0, rows, values * pos / n[rows])
+    return (lse - picked)[valid].mean()

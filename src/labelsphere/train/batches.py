@@ -13,6 +13,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from labelsphere.heads.targets import csr_batch, mix
+
 __all__ = ["FeatureBatches", "ImageBatches", "mixup_batch"]
 
 
@@ -20,34 +22,48 @@ class FeatureBatches:
     """Mini-batches of (features, multi-hot labels) from in-memory arrays.
 
     Features may be dense or CSR; both become dense float32 tensors per batch (a bag of words
-    of 2k features x 128 rows is 1 MB). The shuffling order of epoch e is a pure function of
-    (seed, e), which is what makes resuming mid-epoch exact.
+    of 2k features x 128 rows is 1 MB). Labels become a dense (B, L) float32 tensor, or with
+    ``sparse_targets`` a ``torch.sparse_csr`` one built from the CSR rows (what a million
+    labels need; see ``labelsphere.heads.targets``). The shuffling order of epoch e is a pure
+    function of (seed, e), which is what makes resuming mid-epoch exact. Under
+    ``torch.distributed`` each of ``world`` processes takes its own contiguous part of every
+    global batch, so the global batches are those of one process.
     """
 
-    def __init__(self, X: np.ndarray | sp.csr_matrix, Y: sp.csr_matrix) -> None:
+    def __init__(
+        self, X: np.ndarray | sp.csr_matrix, Y: sp.csr_matrix, sparse_targets: bool = False
+    ) -> None:
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
         self.X = X if sp.issparse(X) else np.ascontiguousarray(X, dtype=np.float32)
         self.Y = sp.csr_matrix(Y)
         self.n = X.shape[0]
+        self.sparse_targets = sparse_targets
 
     def rows(self, idx: np.ndarray) -> tuple[Tensor, Tensor]:
         x = self.X[idx]
         if sp.issparse(x):
             x = x.toarray()
-        y = self.Y[idx].toarray()
-        return torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.from_numpy(
-            y.astype(np.float32)
-        )
+        x = torch.from_numpy(np.asarray(x, dtype=np.float32))
+        if self.sparse_targets:
+            return x, csr_batch(self.Y[idx])
+        return x, torch.from_numpy(self.Y[idx].toarray().astype(np.float32))
 
     def epoch(
-        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+        self,
+        seed: int,
+        epoch: int,
+        batch_size: int,
+        skip: int = 0,
+        rank: int = 0,
+        world: int = 1,
     ) -> Iterator[tuple[Tensor, Tensor]]:
         order = np.random.default_rng([seed, epoch]).permutation(self.n)
         # Drop the ragged last batch (equal-sized steps), unless the data is smaller than a batch.
         n_batches = self.steps_per_epoch(batch_size)
         for b in range(skip, n_batches):
-            yield self.rows(order[b * batch_size : (b + 1) * batch_size])
+            batch = order[b * batch_size : (b + 1) * batch_size]
+            yield self.rows(np.array_split(batch, world)[rank] if world > 1 else batch)
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return max(1, self.n // batch_size)
@@ -73,7 +89,13 @@ class ImageBatches:
         return self.dataset.skipped
 
     def epoch(
-        self, seed: int, epoch: int, batch_size: int, skip: int = 0
+        self,
+        seed: int,
+        epoch: int,
+        batch_size: int,
+        skip: int = 0,
+        rank: int = 0,
+        world: int = 1,
     ) -> Iterator[tuple[Tensor, Tensor]]:
         from torch.utils.data import DataLoader
 
@@ -82,7 +104,8 @@ class ImageBatches:
         order = np.random.default_rng([seed, epoch]).permutation(self.n)
         n_batches = self.steps_per_epoch(batch_size)
         batches = [
-            order[b * batch_size : (b + 1) * batch_size].tolist() for b in range(skip, n_batches)
+            np.array_split(order[b * batch_size : (b + 1) * batch_size], world)[rank].tolist()
+            for b in range(skip, n_batches)
         ]
         # Augmentation randomness comes from torch's RNG, which checkpoints save and restore.
         loader = DataLoader(
@@ -103,9 +126,10 @@ class ImageBatches:
 def mixup_batch(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
     """Mixup (Zhang et al., 2018): ``lam * (x, y) + (1 - lam) * (x, y)[perm]``, lam ~ Beta(a, a).
 
-    Shapes: x (B, ...) float, y (B, L) multi-hot -> the same shapes, y now soft. Draws from
-    torch's global generator (saved in checkpoints), so resumed runs mix identically.
+    Shapes: x (B, ...) float, y (B, L) multi-hot, dense or sparse CSR -> the same shapes and
+    layout, y now soft. Draws from torch's global generator (saved in checkpoints), so resumed
+    runs mix identically.
     """
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
     perm = torch.randperm(x.shape[0])
-    return lam * x + (1.0 - lam) * x[perm], lam * y + (1.0 - lam) * y[perm]
+    return lam * x + (1.0 - lam) * x[perm], mix(y, lam, perm)

@@ -9,7 +9,10 @@ from typing import Any
 
 from labelsphere.heads.registry import HEAD_REGISTRY, check_options
 
-__all__ = ["TrainConfig"]
+__all__ = ["SPARSE_TARGETS_ABOVE", "TrainConfig"]
+
+# Label counts above which targets are sparse by default (a dense 256 x 65,536 batch is 64 MB).
+SPARSE_TARGETS_ABOVE = 65_536
 
 
 @dataclass
@@ -29,6 +32,10 @@ class TrainConfig:
     the heads train on cached pooled features (see ``image_features``); with ``frozen=False``
     the backbone is fine-tuned end to end at ``lr * backbone_lr_scale``, images decoded by
     ``num_workers`` DataLoader workers with the backbone's training augmentation.
+
+    Scale: ``sparse_targets`` hands the heads (B, L) sparse CSR label batches instead of dense
+    ones (``None``: sparse above ``SPARSE_TARGETS_ABOVE`` labels, dense below, where the
+    committed results were computed).
     """
 
     head: str = "embedding"
@@ -58,6 +65,7 @@ class TrainConfig:
     frozen: bool = True
     backbone_lr_scale: float = 0.1
     num_workers: int = 0
+    sparse_targets: bool | None = None
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -76,6 +84,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
             raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
+
+    def use_sparse_targets(self, n_labels: int) -> bool:
+        if self.sparse_targets is None:
+            return n_labels > SPARSE_TARGETS_ABOVE
+        return bool(self.sparse_targets)
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

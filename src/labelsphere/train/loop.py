@@ -21,11 +21,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from labelsphere.data import MultiLabelDataset
-from labelsphere.device import resolve_device
 from labelsphere.heads import label_basis
 from labelsphere.metrics import propensity_scores
 from labelsphere.train.batches import FeatureBatches, ImageBatches, mixup_batch
 from labelsphere.train.config import TrainConfig
+from labelsphere.train.distributed import setup as setup_distributed
 from labelsphere.train.evaluation import evaluate_model
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import Classifier, build_classifier, image_backbone
@@ -53,6 +53,7 @@ class TrainResult:
     seconds: float
     stopped_early: bool
     peak_rss_mb: float | None = None
+    is_main: bool = True  # False in the non-writing processes of a distributed run
 
     def load_predictor(self, device: str | torch.device = "cpu") -> Predictor:
         return RunDir(self.run_dir).load_predictor(device)
@@ -82,10 +83,15 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     use_amp: bool,
+    net: nn.Module | None = None,
 ) -> float:
-    """One optimisation step on a batch (x (B, ...), y (B, L) multi-hot); returns the loss."""
+    """One optimisation step on a batch (x (B, ...), y (B, L) multi-hot); returns the loss.
+
+    ``net`` is the module the forward runs through: ``model`` itself, or its
+    ``DistributedDataParallel`` wrapper, which averages the gradients over the processes.
+    """
     with torch.autocast(x.device.type, enabled=use_amp):
-        out = model(x)
+        out = (net or model)(x)
     loss = model.loss(out, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -132,6 +138,8 @@ def train(
             config, train_data, val_data, run, resume, progress, stop_after, feature_extractor
         )
     result.peak_rss_mb = mem.peak_mb
+    if not result.is_main:
+        return result
     run.write_result(
         {
             "best": result.best,
@@ -169,12 +177,14 @@ def _train(
 ) -> tuple[TrainResult, bool]:
     _check_inputs(config, train_data, val_data)
     images = isinstance(train_data.X, list)
-    run.create()
-    run.write_config(config, resume=resume)
+    ddp = setup_distributed(config.device)
+    if ddp.is_main:  # one writer: under torch.distributed the other processes only read
+        run.create()
+        run.write_config(config, resume=resume)
 
     torch.manual_seed(config.seed)
     t_setup = time.perf_counter()  # wall-clock includes fitting the label embedding
-    device = resolve_device(config.device)
+    device = ddp.device
     n_labels = train_data.Y.shape[1]
     basis = label_basis(
         config.head, train_data.Y, config.n_components, config.seed, config.embedding_options
@@ -193,7 +203,9 @@ def _train(
             {"params": list(image.parameters()), "lr": config.lr * config.backbone_lr_scale},
         ]
     else:
-        data = FeatureBatches(train_data.X, train_data.Y)
+        data = FeatureBatches(
+            train_data.X, train_data.Y, sparse_targets=config.use_sparse_targets(n_labels)
+        )
         groups = [{"params": list(model.parameters()), "lr": config.lr}]
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     spe = data.steps_per_epoch(config.batch_size)
@@ -204,6 +216,11 @@ def _train(
     propensities = propensity_scores(train_data.Y)
     label_counts = (np.bincount(train_data.Y.indices, minlength=n_labels), train_data.Y.shape[0])
     use_amp = config.amp and device.type == "cuda"
+    net: nn.Module = model
+    if ddp.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
 
     step, history, best, bad_evals, elapsed = 0, [], {}, 0, 0.0
     running: float | None = None  # smoothed training loss
@@ -219,8 +236,9 @@ def _train(
         bad_evals, elapsed, running = state["bad_evals"], state["seconds"], state["running"]
         # The optimizer's param groups carry the current lr; the scheduler its step count.
         scheduler.load_state_dict(state["scheduler"])
-        run.write_history(history)
-    else:
+        if ddp.is_main:
+            run.write_history(history)
+    elif ddp.is_main:
         run.clear_history()
 
     stopped_early = False
@@ -229,7 +247,7 @@ def _train(
         initial=step,
         desc=f"{config.head} seed {config.seed}",
         unit="step",
-        disable=not progress,
+        disable=not progress or not ddp.is_main,
         dynamic_ncols=True,
     )
     t_start = (t_setup if ckpt is None else time.perf_counter()) - elapsed
@@ -237,10 +255,14 @@ def _train(
     while step < total and not stopped_early:
         epoch, skip = divmod(step, spe)
         step_before = step
-        for x, y in data.epoch(config.seed, epoch, config.batch_size, skip=skip):
+        batches = data.epoch(
+            config.seed, epoch, config.batch_size, skip=skip, rank=ddp.rank, world=ddp.world
+        )
+        for x, y in batches:
             if config.mixup > 0:
                 x, y = mixup_batch(x, y, config.mixup)
-            lv = train_step(model, x.to(device), y.to(device), optimizer, scheduler, use_amp)
+            lv = train_step(model, x.to(device), y.to(device), optimizer, scheduler, use_amp, net)
+            lv = ddp.mean(lv)
             step += 1
             if not math.isfinite(lv):
                 raise FloatingPointError(
@@ -255,24 +277,27 @@ def _train(
                 model.train()
                 rec = {"step": step, "epoch": step / spe, "seconds": seconds, "loss": running, **m}
                 history.append(rec)
-                run.append_evaluation(rec)
+                if ddp.is_main:
+                    run.append_evaluation(rec)
                 if not best or m[config.monitor] > best[config.monitor]:
                     best, bad_evals = rec, 0
-                    save_model(
-                        run.model_dir,
-                        model,
-                        config,
-                        train_data.vocabulary,
-                        in_features,
-                        feature_extractor=feature_extractor,
-                        label_counts=label_counts,
-                    )
+                    if ddp.is_main:
+                        save_model(
+                            run.model_dir,
+                            model,
+                            config,
+                            train_data.vocabulary,
+                            in_features,
+                            feature_extractor=feature_extractor,
+                            label_counts=label_counts,
+                        )
                 else:
                     bad_evals += 1
                     if config.patience is not None and bad_evals >= config.patience:
                         stopped_early = True
             interrupted = stop_after is not None and step >= stop_after
-            if step % ckpt_every == 0 or step == total or stopped_early or interrupted:
+            checkpoint = step % ckpt_every == 0 or step == total or stopped_early or interrupted
+            if checkpoint and ddp.is_main:
                 run.save_checkpoint(
                     step,
                     model,
@@ -296,6 +321,8 @@ def _train(
                 f"{train_data.name}: an epoch produced no batch; see the warnings above"
             )
     bar.close()
+    ddp.barrier()  # every process ends the run together; rank 0 then writes result.json
     seconds = time.perf_counter() - t_start
     result = TrainResult(run.path, history, best, step, seconds, stopped_early)
+    result.is_main = ddp.is_main
     return result, step >= total or stopped_early

@@ -70,6 +70,8 @@ def train_dataset(
         progress=progress,
         feature_extractor=inputs.feature_extractor,
     )
+    if not result.is_main:  # the other processes of a distributed run leave the test to rank 0
+        return TrainedModel(result, {}, inputs)
     metrics = result.evaluate(inputs.test)
     write_json(RunDir(out).test_metrics_path, metrics)
     return TrainedModel(result, metrics, inputs)

@@ -1,4 +1,4 @@
-"""Items with labels: a CSV or JSON-lines file of inputs (text, file paths) and their labels."""
+"""Items with labels: a CSV or JSON-lines file of inputs (file paths or raw text) and their labels."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ def read_items(
     min_count: int = 1,
     resolve_paths: bool | None = None,
     name: str | None = None,
+    text_column: str | None = "text",
 ) -> MultiLabelDataset:
     """Read an "items with labels" file: CSV with a header row, or JSON lines.
 
@@ -65,6 +66,14 @@ def read_items(
     path separator or end in a common file suffix such as ``.jpg``) are made absolute relative to
     ``root`` (default: the file's directory); ``resolve_paths=True``/``False`` forces this
     on/off for every input. ``id_column`` optionally names a column of sample ids.
+    ``info["input_kind"]`` is ``"path"``.
+
+    Text items: a ``text_column`` (default ``"text"``) instead of ``input_column`` holds each
+    item's raw text. ``X`` is then the list of texts exactly as written (never resolved as
+    paths) and ``info["input_kind"]`` is ``"text"``. The CSV header or the first JSONL object
+    decides which kind a file is; holding both columns, or neither, is an error naming line 1
+    (the header) or the first object's line. ``text_column=None`` reads ``input_column`` only,
+    as before text items existed.
 
     Without ``vocabulary`` one is built from the labels with ``LabelVocabulary.from_lists``
     (labels seen fewer than ``min_count`` times dropped); with one, labels are encoded into it.
@@ -75,10 +84,14 @@ def read_items(
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     kind = suffixes[-1] if suffixes else ""
+    if text_column is not None and text_column == input_column:
+        raise ValueError(f"text_column and input_column are both {input_column!r}")
+    columns = (input_column, text_column)
+    found: list[str] = []  # the input column the file has, set once its header is read
     if kind == ".csv":
-        rows = _iter_csv_items(path, input_column, labels_column, id_column, sep)
+        rows = _iter_csv_items(path, columns, labels_column, id_column, sep, found)
     elif kind in (".jsonl", ".ndjson"):
-        rows = _iter_jsonl_items(path, input_column, labels_column, id_column, sep)
+        rows = _iter_jsonl_items(path, columns, labels_column, id_column, sep, found)
     else:
         raise ValueError(f"{path}: expected a .csv or .jsonl file (optionally .gz)")
     base = Path(root) if root is not None else path.parent
@@ -87,7 +100,9 @@ def read_items(
     label_lists: list[list[str]] = []
     ids: list[str] = []
     for inp, labels, item_id in rows:
-        if resolve_paths or (resolve_paths is None and _looks_like_relative_path(inp)):
+        if found[0] == text_column:
+            pass  # raw text, never a path
+        elif resolve_paths or (resolve_paths is None and _looks_like_relative_path(inp)):
             if not os.path.isabs(inp):
                 inp = os.path.normpath(base / inp)
         inputs.append(inp)
@@ -103,16 +118,56 @@ def read_items(
         vocabulary=vocab,
         name=name or path.name.split(".")[0],
         ids=ids if id_column is not None else None,
-        info={"path": str(path)},
+        info={"path": str(path), "input_kind": "text" if found[0] == text_column else "path"},
     )
 
 
+def _input_column_of(
+    present: Iterable[str], columns: tuple[str, str | None], path: Path, lineno: int, what: str
+) -> str:
+    """Which of (input column, text column) ``present`` holds; both or neither is an error."""
+    input_column, text_column = columns
+    present = list(present)
+    if text_column is None:
+        return input_column
+    has_input, has_text = input_column in present, text_column in present
+    if has_input and has_text:
+        raise DataFormatError(
+            f"{what} has both {input_column!r} (a file path) and {text_column!r} (raw text); "
+            "an items file holds one kind of input",
+            path,
+            lineno,
+        )
+    if not has_input and not has_text:
+        raise DataFormatError(
+            f"{what} should have an {input_column!r} column (file paths) or a {text_column!r} "
+            f"column (raw text), found neither ({what}: {present})",
+            path,
+            lineno,
+        )
+    return input_column if has_input else text_column
+
+
 def _iter_csv_items(
-    path: Path, input_column: str, labels_column: str, id_column: str | None, sep: str
+    path: Path,
+    columns: tuple[str, str | None],
+    labels_column: str,
+    id_column: str | None,
+    sep: str,
+    found: list[str],
 ) -> Iterator[tuple[str, list[str], str | None]]:
-    wanted = [input_column, labels_column] + ([id_column] if id_column else [])
     with open_text(path) as f:
-        header, records = read_csv(f, path, wanted)
+        header, records = read_csv(f, path)
+        found.append(_input_column_of(header, columns, path, 1, "header"))
+        input_column = found[0]
+        wanted = [input_column, labels_column] + ([id_column] if id_column else [])
+        missing = [c for c in wanted if c not in header]
+        if missing:  # read_csv's message for missing columns
+            raise DataFormatError(
+                f"header should have columns {wanted}, missing {missing} (header: {header})",
+                path,
+                1,
+            )
         ii, li = header.index(input_column), header.index(labels_column)
         di = header.index(id_column) if id_column else -1
         for _, row in records:
@@ -120,10 +175,33 @@ def _iter_csv_items(
 
 
 def _iter_jsonl_items(
-    path: Path, input_column: str, labels_column: str, id_column: str | None, sep: str
+    path: Path,
+    columns: tuple[str, str | None],
+    labels_column: str,
+    id_column: str | None,
+    sep: str,
+    found: list[str],
 ) -> Iterator[tuple[str, list[str], str | None]]:
-    wanted = [input_column, labels_column] + ([id_column] if id_column else [])
-    for lineno, obj in iter_jsonl(path, wanted):
+    others = [labels_column] + ([id_column] if id_column else [])
+    input_column = other_column = None
+    for lineno, obj in iter_jsonl(path):
+        if input_column is None:  # the first object decides the file's kind
+            if not any(c in obj for c in columns if c) and any(k not in obj for k in others):
+                input_column = columns[0]  # "missing keys [input, labels]", as before
+            else:
+                input_column = _input_column_of(obj, columns, path, lineno, "the first object")
+            found.append(input_column)
+            other_column = next((c for c in columns if c is not None and c != input_column), None)
+        missing = [k for k in [input_column, *others] if k not in obj]
+        if missing:  # iter_jsonl's message for missing keys
+            raise DataFormatError(f"object is missing keys {missing}", path, lineno)
+        if other_column is not None and other_column in obj:
+            raise DataFormatError(
+                f"object has both {input_column!r} and {other_column!r}; this file's items are "
+                f"{input_column!r} (from its first object)",
+                path,
+                lineno,
+            )
         inp = require_str(obj, input_column, path, lineno)
         raw = obj[labels_column]
         if isinstance(raw, str):
@@ -147,21 +225,28 @@ def write_items(
     sep: str = "|",
     input_column: str = "input",
     labels_column: str = "labels",
+    text: bool = False,
+    text_column: str = "text",
 ) -> None:
     """Write an "items with labels" file that :func:`read_items` reads back, atomically.
 
     A ``.jsonl`` path gets JSON lines with label lists; anything else gets CSV with a header
     ``input,labels`` and labels joined by ``sep``. Inputs are written as given (relative paths
-    are read back relative to the file's directory).
+    are read back relative to the file's directory). With ``text=True`` the inputs are raw
+    texts, written under ``text_column`` (default ``"text"``) instead of ``input_column``;
+    :func:`read_items` then returns them unchanged with ``info["input_kind"] == "text"``.
     """
     path = Path(path)
     inputs = list(inputs)
     lists = [list(ls) for ls in label_lists]
     if len(inputs) != len(lists):
         raise ValueError(f"{len(inputs)} inputs but {len(lists)} label lists; they must agree")
+    what = "text" if text else "input"
+    if text:
+        input_column = text_column
     for i, (inp, labels) in enumerate(zip(inputs, lists, strict=True)):
         if not isinstance(inp, str):
-            raise TypeError(f"input {i} is {type(inp).__name__}, expected str")
+            raise TypeError(f"{what} {i} is {type(inp).__name__}, expected str")
         for lab in labels:
             if not isinstance(lab, str) or not lab.strip():
                 raise ValueError(f"item {i}: label {lab!r} is not a non-empty string")

@@ -1,0 +1,74 @@
+"""Sparse (CSR) targets and the chunked softmax give the losses and gradients of the dense ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from labelsphere.heads import HEAD_REGISTRY, EmbeddingHead, build_head, label_basis
+from labelsphere.heads.targets import csr_batch, dense, label_matmul, mix, row_sums
+
+B, L, F = 16, 40, 8
+
+
+@pytest.fixture(scope="module")
+def labels() -> sp.csr_matrix:
+    rng = np.random.default_rng(0)
+    Y = (rng.random((B, L)) < 0.1).astype(np.int8)
+    Y[:, 0] = 1
+    Y[3] = 0  # a sample without labels
+    return sp.csr_matrix(Y)
+
+
+def _loss_and_grads(head, x, targets):
+    head.zero_grad()
+    loss = head.loss(head(x), targets)
+    loss.backward()
+    return float(loss.detach()), [p.grad.clone() for p in head.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("name", sorted(HEAD_REGISTRY))
+def test_every_head_takes_sparse_targets(name, labels):
+    torch.manual_seed(0)
+    head = build_head(name, F, L, label_basis(name, labels, 6, 0))
+    x = torch.randn(B, F)
+    want, want_g = _loss_and_grads(head, x, torch.from_numpy(labels.toarray()).float())
+    got, got_g = _loss_and_grads(head, x, csr_batch(labels))
+    assert got == pytest.approx(want, rel=1e-5, abs=1e-7)
+    for g, w in zip(got_g, want_g, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"bias": True}, {"learn_embeddings": True}, {"normalize": False}]
+)
+def test_chunked_softmax_equals_the_full_softmax(options, labels):
+    torch.manual_seed(0)
+    E = torch.randn(L, 6)
+    full = EmbeddingHead(F, E, **options)
+    chunked = EmbeddingHead(F, E, label_chunk=7, **options)  # 40 labels in chunks of 7
+    chunked.load_state_dict(full.state_dict())
+    if options.get("bias"):
+        with torch.no_grad():
+            full.bias.uniform_(-1, 1)
+            chunked.bias.copy_(full.bias)
+    x = torch.randn(B, F)
+    Y = torch.from_numpy(labels.toarray()).float()
+    want, want_g = _loss_and_grads(full, x, Y)
+    got, got_g = _loss_and_grads(chunked, x, Y)
+    assert got == pytest.approx(want, rel=1e-5)
+    for g, w in zip(got_g, want_g, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_target_operations_agree_across_layouts(labels):
+    Yd = torch.from_numpy(labels.toarray()).float()
+    Ys = csr_batch(labels)
+    torch.testing.assert_close(dense(Ys), Yd)
+    torch.testing.assert_close(row_sums(Ys), Yd.sum(1))
+    E = torch.randn(L, 5)
+    torch.testing.assert_close(label_matmul(Ys, E), Yd @ E)
+    perm = torch.randperm(B)
+    torch.testing.assert_close(dense(mix(Ys, 0.3, perm)), mix(Yd, 0.3, perm))
