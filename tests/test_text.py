@@ -64,3 +64,36 @@ def test_tabler_text_items_featurize_save_load(tmp_path, tabler, suffix):
         nearest = np.asarray((Xte @ X_train.T).argmax(axis=1)).ravel()
         shared = np.asarray(te.Y.multiply(tr.Y[nearest]).sum(axis=1)).ravel() > 0
         assert shared.mean() > 0.5, shared.mean()
+
+
+def test_train_predict_evaluate_on_a_text_items_file(tmp_path, tabler, data_dir):
+    """`labelsphere train` on raw text: TF-IDF fitted on the train part and saved with the
+    model; `predict --text` and `evaluate` on the items file go from raw text to labels."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    ds = tabler["train"]
+    items = tmp_path / "icons.csv"
+    write_items(items, _icon_texts(ds), ds.labels(), text=True)
+    run = tmp_path / "run"
+    runner = CliRunner()
+    args = ["train", str(items), "--out", str(run), "--epochs", "5", "--hidden", "128"]
+    r = runner.invoke(app, [*args, "-d", "32", "--threads", "1", "--lr", "3e-3"])
+    assert r.exit_code == 0, r.output
+    assert (run / "model" / "text" / "text_featurizer.json").is_file()
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["P@1"] > 0.3  # names predict their tags far above chance
+    r = runner.invoke(
+        app, ["predict", str(run / "model"), "--text", "arrow left circle Arrows", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    labels = [x["label"] for x in json.loads(r.output)["labels"]]
+    assert any("arrow" in x or "circ" in x for x in labels), labels
+    r = runner.invoke(app, ["evaluate", str(run / "model"), str(items), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == pytest.approx(metrics)
+    r = runner.invoke(app, ["predict", str(run / "model"), str(items)])
+    assert r.exit_code == 2  # a text model does not take files

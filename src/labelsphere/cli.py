@@ -314,11 +314,15 @@ def predict(
         Path, typer.Argument(help="A model directory written by train (RUN/model).")
     ],
     inputs: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Image files (JPEG, PNG, SVG) for an image model, or feature rows as .npy (dense) / .npz (scipy sparse)."
         ),
-    ],
+    ] = None,
+    text: Annotated[
+        list[str] | None,
+        typer.Option("--text", help="Raw text to label (a model trained on text); repeatable."),
+    ] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="How many labels per input.")] = 5,
     threshold: Annotated[
         float | None, typer.Option(help="Only print labels scoring at least this.")
@@ -327,13 +331,18 @@ def predict(
         bool, typer.Option("--json", help="Print JSON lines instead of a table.")
     ] = False,
 ) -> None:
-    """Print the top-k labels with scores for each image file or feature row."""
+    """Print the top-k labels with scores for each image file, feature row or --text."""
     from labelsphere.predict import Predictor
 
     if k < 1:
         _fail(f"-k must be at least 1, got {k}")
+    if not inputs and not text:
+        _fail("give input files or --text")
     try:
-        predictions = Predictor.load(model_dir).predict_files(inputs, k, threshold)
+        predictor = Predictor.load(model_dir)
+        predictions = predictor.predict_files(inputs or [], k, threshold)
+        if text:
+            predictions += predictor.predict_texts(text, k, threshold)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     for p in predictions:

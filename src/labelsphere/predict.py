@@ -5,7 +5,9 @@ A model directory (written by ``train``) is one of three kinds, read once from `
 * ``"features"``: an MLP on feature vectors; inputs are rows (dense or CSR) or .npy/.npz files;
 * ``"frozen-image"``: trained on a frozen backbone's features; the backbone is saved with the
   model, so image files go through it first (feature rows work too);
-* ``"image"``: a fine-tuned backbone + MLP + head; inputs are image files.
+* ``"image"``: a fine-tuned backbone + MLP + head; inputs are image files;
+* ``"text"``: trained on text features; the ``TextFeaturizer`` is saved with the model, so
+  inputs are raw strings.
 
 ``Predictor`` is what ``labelsphere predict``, ``evaluate`` and ``compare`` use to score a
 saved model, and what a server holds in memory.
@@ -33,12 +35,13 @@ from labelsphere.train.model_dir import (
     load_feature_extractor,
     load_label_counts,
     load_model,
+    load_text_featurizer,
     read_model_json,
 )
 
 __all__ = ["Prediction", "Predictor", "evaluate_model_dir", "load_split", "read_rows"]
 
-ModelKind = Literal["features", "frozen-image", "image"]
+ModelKind = Literal["features", "frozen-image", "image", "text"]
 _ROW_SUFFIXES = (".npy", ".npz")
 
 
@@ -106,6 +109,7 @@ class Predictor:
         feature_extractor: Any = None,
         label_counts: tuple[np.ndarray, int] | None = None,
         source: Path | None = None,
+        text_featurizer: Any = None,
     ) -> None:
         self.model = model
         self.meta = meta
@@ -113,6 +117,7 @@ class Predictor:
         self.feature_extractor = feature_extractor
         self.label_counts = label_counts
         self.source = source
+        self.text_featurizer = text_featurizer
         # Where a frozen-image model caches its backbone features (None: no cache).
         self.feature_cache: Path | None = None
         self.device = next(model.parameters()).device
@@ -124,11 +129,15 @@ class Predictor:
         meta = read_model_json(model_dir)
         model, meta, vocab = load_model(model_dir, device=resolve_device(device))
         extractor = load_feature_extractor(model_dir, meta)
-        return cls(model, meta, vocab, extractor, load_label_counts(model_dir), model_dir)
+        text = load_text_featurizer(model_dir, meta)
+        counts = load_label_counts(model_dir)
+        return cls(model, meta, vocab, extractor, counts, model_dir, text)
 
     # ------------------------------------------------------------------ what it takes
     @property
     def kind(self) -> ModelKind:
+        if self.text_featurizer is not None:
+            return "text"
         if self.feature_extractor is not None:
             return "frozen-image"
         return "image" if self.meta.get("image_backbone") else "features"
@@ -158,7 +167,7 @@ class Predictor:
     def scores(
         self, inputs: np.ndarray | sp.spmatrix | Sequence[str | Path], num_workers: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores (n, L) float32 for feature rows (n, F) or n image files.
+        """Scores (n, L) float32 for feature rows (n, F), n image files, or n texts.
 
         Returns ``(scores, ok)``: ``ok`` (n,) is False for images that could not be loaded
         (each warned about; their rows are 0).
@@ -167,6 +176,9 @@ class Predictor:
             X = inputs if sp.issparse(inputs) else np.atleast_2d(inputs)
             self._check_rows(X, "inputs")
             return predict_scores(self.model, X, self.device, num_workers=num_workers)
+        if self.kind == "text":
+            X = self.text_featurizer.transform(inputs)
+            return predict_scores(self.model, X, self.device)
         paths = [str(p) for p in inputs]
         if self.kind == "features":
             raise ValueError(
@@ -196,12 +208,12 @@ class Predictor:
         threshold: float | None = None,
         names: Sequence[str] | None = None,
     ) -> list[Prediction]:
-        """Top-k labels (with scores at least ``threshold``) for each input."""
+        """Top-k labels (with scores at least ``threshold``) for each input (rows, files, texts)."""
         scores, ok = self.scores(inputs)
         if names is None:
             names = (
                 [str(i) for i in range(len(scores))]
-                if isinstance(inputs, (np.ndarray, sp.spmatrix))
+                if isinstance(inputs, (np.ndarray, sp.spmatrix)) or self.kind == "text"
                 else [str(p) for p in inputs]
             )
         out = []
@@ -217,6 +229,16 @@ class Predictor:
             ]
             out.append(Prediction(name, labels))
         return out
+
+    def predict_texts(
+        self, texts: Sequence[str], k: int = 5, threshold: float | None = None
+    ) -> list[Prediction]:
+        """Top-k labels for raw texts (a model trained on a text items file)."""
+        if self.kind != "text":
+            raise ValueError(
+                f"{self.source or 'this model'} was not trained on text (it takes {self.kind} inputs)"
+            )
+        return self.predict(list(texts), k, threshold)
 
     def predict_files(
         self, paths: Sequence[str | Path], k: int = 5, threshold: float | None = None

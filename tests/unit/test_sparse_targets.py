@@ -72,3 +72,25 @@ def test_target_operations_agree_across_layouts(labels):
     torch.testing.assert_close(label_matmul(Ys, E), Yd @ E)
     perm = torch.randperm(B)
     torch.testing.assert_close(dense(mix(Ys, 0.3, perm)), mix(Yd, 0.3, perm))
+
+
+def test_on_the_fly_normalised_keys_and_fp16_storage(labels):
+    torch.manual_seed(0)
+    E = torch.randn(L, 6)
+    full = EmbeddingHead(F, E)
+    chunked = EmbeddingHead(F, E, label_chunk=7)
+    chunked.load_state_dict(full.state_dict())
+    x = torch.randn(B, F)
+    Y = csr_batch(labels)
+    want, want_g = _loss_and_grads(full, x, torch.from_numpy(labels.toarray()).float())
+    got, got_g = _loss_and_grads(chunked, x, Y)  # fixed cosine keys normalised per chunk
+    assert got == pytest.approx(want, rel=1e-5)
+    for g, w in zip(got_g, want_g, strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+    half = EmbeddingHead(F, E, label_chunk=7, embedding_dtype="float16")
+    half.load_state_dict(full.state_dict())
+    assert half.embeddings.dtype == torch.float16
+    h, _ = _loss_and_grads(half, x, Y)
+    assert h == pytest.approx(want, rel=1e-3)  # fp16 storage: within its rounding
+    with pytest.raises(ValueError, match="embedding_dtype"):
+        EmbeddingHead(F, E, embedding_dtype="int8")

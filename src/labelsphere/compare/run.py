@@ -60,6 +60,7 @@ def compare(
     progress: bool = True,
     resume: bool = True,
     feature_extractor: Any = None,
+    text_featurizer: Any = None,
 ) -> dict[str, Any]:
     """Run the comparison and write ``results.json``, ``report.md`` and the curve plots.
 
@@ -99,6 +100,7 @@ def compare(
             resume=resume,
             progress=progress,
             feature_extractor=feature_extractor,
+            text_featurizer=text_featurizer,
         )
         return {
             "best": r.best,
@@ -216,5 +218,6 @@ def compare_dataset(
         lrs=lrs,
         progress=progress,
         feature_extractor=inputs.feature_extractor,
+        text_featurizer=inputs.text_featurizer,
     )
     return summary, out_dir

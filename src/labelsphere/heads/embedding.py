@@ -54,6 +54,9 @@ class EmbeddingHead(MultiLabelHead):
             computed ``label_chunk`` labels at a time (:func:`chunked_softmax_loss`), so a
             step never holds the (B, L) logits: at L = 1M that is the difference between a
             few GB and tens.
+        embedding_dtype: storage of fixed embeddings, ``"float32"``, ``"float16"`` or
+            ``"bfloat16"``; computation is float32 (chunks are cast). Halves the largest
+            buffer at a million labels; see docs/scale.md for what it changes.
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -74,6 +77,7 @@ class EmbeddingHead(MultiLabelHead):
         learn_embeddings: bool = False,
         normalize: bool = True,
         label_chunk: int = 65536,
+        embedding_dtype: str = "float32",
     ) -> None:
         super().__init__()
         if embeddings.dim() != 2:
@@ -84,6 +88,12 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
         if not (isinstance(label_chunk, int) and label_chunk >= 1):
             raise ValueError(f"label_chunk must be a positive integer, got {label_chunk!r}")
+        if embedding_dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError(
+                f"embedding_dtype must be float32, float16 or bfloat16, got {embedding_dtype!r}"
+            )
+        if embedding_dtype != "float32" and learn_embeddings:
+            raise ValueError("embedding_dtype other than float32 is for fixed embeddings")
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
         if bias and loss in ("cosine", "mse"):
@@ -100,7 +110,8 @@ class EmbeddingHead(MultiLabelHead):
         self.learn_embeddings = learn_embeddings
         self.normalize = bool(normalize)
         self.label_chunk = label_chunk
-        init = embeddings.detach().float().clone()
+        self.embedding_dtype = embedding_dtype
+        init = embeddings.detach().to(getattr(torch, embedding_dtype)).clone()
         if learn_embeddings:
             self.embeddings = nn.Parameter(init)
         else:
@@ -119,9 +130,10 @@ class EmbeddingHead(MultiLabelHead):
         return F.normalize(s, dim=1, eps=1e-12)  # zero rows stay zero, never NaN
 
     def _keys(self) -> Tensor:
+        E = self.embeddings.float()  # the same tensor when stored in float32
         if self.similarity == "cosine":
-            return F.normalize(self.embeddings, dim=1, eps=1e-12)
-        return self.embeddings
+            return F.normalize(E, dim=1, eps=1e-12)
+        return E
 
     def _similarities(self, outputs: Tensor) -> Tensor:
         return outputs.float() @ self._keys().T
@@ -152,8 +164,11 @@ class EmbeddingHead(MultiLabelHead):
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets)
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
+        # Fixed cosine keys are normalised chunk by chunk: no (L, d) float32 copy at scale.
+        on_the_fly = self.similarity == "cosine" and not self.learn_embeddings
+        keys = self.embeddings if on_the_fly else self._keys()
         return chunked_softmax_loss(
-            z, self._keys(), self.log_scale.exp(), self.bias, targets, self.label_chunk
+            z, keys, self.log_scale.exp(), self.bias, targets, self.label_chunk, on_the_fly
         )
 
     def scores(self, outputs: Tensor) -> Tensor:

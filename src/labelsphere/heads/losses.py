@@ -99,33 +99,43 @@ class ChunkedLogSumExp(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, z: Tensor, keys: Tensor, scale: Tensor, bias: Tensor | None, chunk: int):
+    def forward(
+        ctx,
+        z: Tensor,
+        keys: Tensor,
+        scale: Tensor,
+        bias: Tensor | None,
+        chunk: int,
+        normalize_keys: bool = False,
+    ):
         B, L = z.shape[0], keys.shape[0]
         m = torch.full((B,), -torch.inf, device=z.device)
         s = torch.zeros(B, device=z.device)
         for a in range(0, L, chunk):
-            lg = scale * (z @ keys[a : a + chunk].T)
+            lg = scale * (z @ _chunk(keys, a, chunk, normalize_keys).T)
             if bias is not None:
                 lg = lg + bias[a : a + chunk]
             new_m = torch.maximum(m, lg.max(dim=1).values)
             s = s * torch.exp(m - new_m) + torch.exp(lg - new_m[:, None]).sum(dim=1)
             m = new_m
         lse = m + torch.log(s)
-        ctx.chunk = chunk
+        ctx.chunk, ctx.normalize_keys = chunk, normalize_keys
         ctx.save_for_backward(z, keys, scale, bias, lse)
         return lse
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         z, keys, scale, bias, lse = ctx.saved_tensors
-        chunk = ctx.chunk
+        chunk, normalize_keys = ctx.chunk, ctx.normalize_keys
         need_z, need_keys, need_scale, need_bias = ctx.needs_input_grad[:4]
+        if need_keys and normalize_keys:
+            raise RuntimeError("normalize_keys is for fixed keys; normalise learned keys upstream")
         g_z = torch.zeros_like(z) if need_z else None
         g_keys = torch.zeros_like(keys) if need_keys else None
         g_scale = torch.zeros((), device=z.device) if need_scale else None
         g_bias = torch.zeros_like(bias) if need_bias and bias is not None else None
         for a in range(0, keys.shape[0], chunk):
-            kc = keys[a : a + chunk]
+            kc = _chunk(keys, a, chunk, normalize_keys)
             dots = z @ kc.T
             lg = scale * dots
             if bias is not None:
@@ -139,16 +149,30 @@ class ChunkedLogSumExp(torch.autograd.Function):
                 g_scale += (p * dots).sum()
             if g_bias is not None:
                 g_bias[a : a + chunk] = p.sum(dim=0)
-        return g_z, g_keys, g_scale, g_bias, None
+        return g_z, g_keys, g_scale, g_bias, None, None
+
+
+def _chunk(keys: Tensor, start: int, size: int, normalize: bool) -> Tensor:
+    """Rows ``start:start+size`` of the keys in float32, unit-normalised if asked (as F.normalize)."""
+    kc = keys[start : start + size].float()
+    return F.normalize(kc, dim=1, eps=1e-12) if normalize else kc
 
 
 def chunked_softmax_loss(
-    z: Tensor, keys: Tensor, scale: Tensor, bias: Tensor | None, targets: Tensor, chunk: int
+    z: Tensor,
+    keys: Tensor,
+    scale: Tensor,
+    bias: Tensor | None,
+    targets: Tensor,
+    chunk: int,
+    normalize_keys: bool = False,
 ) -> Tensor:
     """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
 
     Equal to it up to float rounding, without the (B, L) logits: the log-partition comes from
-    :class:`ChunkedLogSumExp` and the positives' logits are gathered (nnz x d).
+    :class:`ChunkedLogSumExp` and the positives' logits are gathered (nnz x d). With
+    ``normalize_keys`` (fixed keys only) each chunk is unit-normalised on the fly, so cosine
+    scores need no normalised copy of a large (L, d) embedding, which may be stored in fp16.
 
     Shape: z (B, d), keys (L, d), targets (B, L) dense or sparse CSR -> scalar.
     """
@@ -157,9 +181,12 @@ def chunked_softmax_loss(
     valid = n > 0
     if not bool(valid.any()):
         return z.sum() * 0.0
-    lse = ChunkedLogSumExp.apply(z, keys, scale, bias, chunk)
+    lse = ChunkedLogSumExp.apply(z, keys, scale, bias, chunk, normalize_keys)
     rows, cols, values = positives(targets)
-    pos = scale * (z[rows] * keys[cols]).sum(dim=1)
+    kp = keys[cols].float()
+    if normalize_keys:
+        kp = F.normalize(kp, dim=1, eps=1e-12)
+    pos = scale * (z[rows] * kp).sum(dim=1)
     if bias is not None:
         pos = pos + bias[cols]
     picked = torch.zeros_like(n).index_add_(0, rows, values * pos / n[rows])

@@ -73,8 +73,11 @@ def row_sums(targets: Tensor) -> Tensor:
 def label_matmul(targets: Tensor, embeddings: Tensor) -> Tensor:
     """``targets @ embeddings``: (B, L) x (L, d) -> (B, d), a sparse product for sparse targets."""
     if is_sparse(targets):
-        return targets.float() @ embeddings.float()
-    return targets.float() @ embeddings
+        # Gather the positives' rows (nnz x d): no float32 copy of an fp16 (L, d) embedding.
+        rows, cols, values = positives(targets)
+        out = torch.zeros(targets.shape[0], embeddings.shape[1], device=values.device)
+        return out.index_add_(0, rows, values[:, None] * embeddings[cols].float())
+    return targets.float() @ embeddings.float()
 
 
 def mix(targets: Tensor, lam: float, perm: Tensor) -> Tensor:

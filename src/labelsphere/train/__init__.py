@@ -19,7 +19,7 @@ from labelsphere.images.featurize import image_features
 from labelsphere.train.batches import FeatureBatches, ImageBatches, mixup_batch
 from labelsphere.train.config import TrainConfig
 from labelsphere.train.evaluation import evaluate_model, predict_scores, score_metrics
-from labelsphere.train.inputs import ImageOptions, PreparedInputs, prepare_inputs
+from labelsphere.train.inputs import ImageOptions, PreparedInputs, TextOptions, prepare_inputs
 from labelsphere.train.loop import TrainResult, train, train_step
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import MLP, Classifier, build_classifier, image_backbone
@@ -37,6 +37,7 @@ __all__ = [
     "PeakMemory",
     "PreparedInputs",
     "RunDir",
+    "TextOptions",
     "TrainConfig",
     "TrainResult",
     "TrainedModel",

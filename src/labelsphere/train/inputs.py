@@ -14,7 +14,13 @@ from typing import Any
 
 from labelsphere.data import MultiLabelDataset, train_val_test
 
-__all__ = ["DEFAULT_FEATURE_CACHE", "ImageOptions", "PreparedInputs", "prepare_inputs"]
+__all__ = [
+    "DEFAULT_FEATURE_CACHE",
+    "ImageOptions",
+    "PreparedInputs",
+    "TextOptions",
+    "prepare_inputs",
+]
 
 DEFAULT_FEATURE_CACHE = Path.home() / ".cache" / "labelsphere" / "features"
 
@@ -40,6 +46,22 @@ class ImageOptions:
 
 
 @dataclass
+class TextOptions:
+    """How text datasets (items files with a ``text`` column) become features.
+
+    Attributes mirror ``labelsphere.text.TextFeaturizer``: TF-IDF over at most
+    ``max_features`` words (``kind="tfidf"``), or hashed into ``n_features`` columns.
+    """
+
+    kind: str = "tfidf"
+    max_features: int | None = 20_000
+    ngram_range: tuple[int, int] = (1, 1)
+    min_df: int = 2
+    sublinear_tf: bool = True
+    n_features: int | None = None
+
+
+@dataclass
 class PreparedInputs:
     """Train / validation / test splits ready for ``train``, and what made them.
 
@@ -52,6 +74,7 @@ class PreparedInputs:
     test: MultiLabelDataset
     feature_extractor: Any = None
     config: dict[str, Any] = field(default_factory=dict)
+    text_featurizer: Any = None
     skipped: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -65,16 +88,21 @@ def prepare_inputs(
     val_fraction: float = 0.1,
     images: ImageOptions | None = None,
     progress: bool = True,
+    text: TextOptions | None = None,
 ) -> PreparedInputs:
     """Load ``dataset`` (a shared name or an items file) and prepare its inputs.
 
-    Feature datasets come back as they are. Image datasets get frozen features from the
-    backbone (cached) or, with ``images.frozen=False``, the fine-tuning config.
+    Feature datasets come back as they are. Text datasets get TF-IDF features fitted on the
+    training part (the featurizer is saved with the model, so it predicts from raw text).
+    Image datasets get frozen features from the backbone (cached) or, with
+    ``images.frozen=False``, the fine-tuning config.
     """
     images = images or ImageOptions()
     tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
     if not isinstance(tr.X, list):
         return PreparedInputs(tr, va, te)
+    if (tr.info or {}).get("input_kind") == "text":
+        return _featurize_text(tr, va, te, text or TextOptions())
     weights = None if images.weights is None or images.weights.lower() == "none" else images.weights
     if not images.frozen:
         config = {
@@ -97,3 +125,26 @@ def prepare_inputs(
     skipped = {ds.name: len(ds.info.get("skipped_images", [])) for ds in out}
     config = {"backbone": images.backbone, "backbone_weights": weights, "frozen": True}
     return PreparedInputs(out[0], out[1], out[2], net, config, skipped)
+
+
+def _featurize_text(
+    tr: MultiLabelDataset, va: MultiLabelDataset, te: MultiLabelDataset, options: TextOptions
+) -> PreparedInputs:
+    import dataclasses
+
+    from labelsphere.text import TextFeaturizer
+
+    params = dataclasses.asdict(options)
+    if options.kind == "hashing":
+        params.pop("max_features")
+        params.pop("min_df")
+    else:
+        params.pop("n_features")
+    featurizer = TextFeaturizer(**params).fit(tr.X)
+    out = [
+        dataclasses.replace(
+            ds, X=featurizer.transform(ds.X), info={**(ds.info or {}), "texts": True}
+        )
+        for ds in (tr, va, te)
+    ]
+    return PreparedInputs(out[0], out[1], out[2], text_featurizer=featurizer)

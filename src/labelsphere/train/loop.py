@@ -109,6 +109,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     feature_extractor: nn.Module | None = None,
+    text_featurizer: Any = None,
 ) -> TrainResult:
     """Train ``config``'s model on ``train_data``, evaluating on ``val_data``; write ``run_dir``.
 
@@ -121,6 +122,8 @@ def train(
         feature_extractor: the frozen image backbone that made ``train_data.X`` (see
             ``labelsphere.images.image_features``); saved into the model directory so it
             predicts from images.
+        text_featurizer: the ``TextFeaturizer`` that made ``train_data.X`` from raw text;
+            saved into the model directory so it predicts from text.
 
     Returns:
         A ``TrainResult``; ``run_dir`` holds ``config.json``, ``metrics.jsonl``,
@@ -135,7 +138,15 @@ def train(
     run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
     with PeakMemory() as mem:
         result, complete = _train(
-            config, train_data, val_data, run, resume, progress, stop_after, feature_extractor
+            config,
+            train_data,
+            val_data,
+            run,
+            resume,
+            progress,
+            stop_after,
+            feature_extractor,
+            text_featurizer,
         )
     result.peak_rss_mb = mem.peak_mb
     if not result.is_main:
@@ -174,6 +185,7 @@ def _train(
     progress: bool,
     stop_after: int | None,
     feature_extractor: nn.Module | None,
+    text_featurizer: Any = None,
 ) -> tuple[TrainResult, bool]:
     _check_inputs(config, train_data, val_data)
     images = isinstance(train_data.X, list)
@@ -290,6 +302,7 @@ def _train(
                             in_features,
                             feature_extractor=feature_extractor,
                             label_counts=label_counts,
+                            text_featurizer=text_featurizer,
                         )
                 else:
                     bad_evals += 1

@@ -29,11 +29,13 @@ __all__ = [
     "load_feature_extractor",
     "load_label_counts",
     "load_model",
+    "load_text_featurizer",
     "read_model_json",
     "save_model",
 ]
 
 LABEL_COUNTS = "label_counts.safetensors"
+TEXT_DIR = "text"
 
 MODEL_FORMAT = "labelsphere.Model"
 _FORMAT_VERSION = 1
@@ -48,6 +50,7 @@ def save_model(
     extra: dict[str, Any] | None = None,
     feature_extractor: nn.Module | None = None,
     label_counts: tuple[np.ndarray, int] | None = None,
+    text_featurizer: Any = None,
 ) -> None:
     """Write a self-contained model directory: config, weights, label embedding, vocabulary.
 
@@ -79,6 +82,9 @@ def save_model(
         str(tmp / "model.safetensors"),
     )
     vocabulary.save(tmp / "vocabulary.json")
+    if text_featurizer is not None:
+        text_featurizer.save(tmp / TEXT_DIR)
+        extra["text_featurizer"] = {"path": TEXT_DIR, "kind": text_featurizer.kind}
     if label_counts is not None:
         counts, n_samples = label_counts
         save_arrays(
@@ -177,6 +183,17 @@ def load_label_counts(directory: Path) -> tuple[np.ndarray, int] | None:
     if "counts" not in arrays or n is None or not str(n).isdigit():
         raise FormatError(f"{path}: expected 'counts' and the n_samples metadata")
     return arrays["counts"], int(n)
+
+
+def load_text_featurizer(directory: Path, meta: dict[str, Any] | None = None) -> Any:
+    """The ``TextFeaturizer`` saved with a model trained on text, else ``None``."""
+    directory = Path(directory)
+    meta = read_model_json(directory) if meta is None else meta
+    if "text_featurizer" not in meta:
+        return None
+    from labelsphere.text import TextFeaturizer
+
+    return TextFeaturizer.load(directory / TEXT_DIR)
 
 
 def load_feature_extractor(directory: Path, meta: dict[str, Any] | None = None) -> nn.Module | None:

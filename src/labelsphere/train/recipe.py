@@ -9,7 +9,7 @@ from typing import Any
 from labelsphere.artifacts import write_json
 from labelsphere.heads.spec import parse_head_spec
 from labelsphere.train.config import TrainConfig
-from labelsphere.train.inputs import ImageOptions, PreparedInputs, prepare_inputs
+from labelsphere.train.inputs import ImageOptions, PreparedInputs, TextOptions, prepare_inputs
 from labelsphere.train.loop import TrainResult, train
 from labelsphere.train.rundir import RunDir
 
@@ -44,6 +44,7 @@ def train_dataset(
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
     images: ImageOptions | None = None,
+    text: TextOptions | None = None,
     resume: bool = False,
     progress: bool = True,
     **fields: Any,
@@ -58,7 +59,7 @@ def train_dataset(
         >>> done.test_metrics["MAP@100"]  # doctest: +SKIP
     """
     config = config_from_spec(head, **fields)  # fails on a bad spec before any data is read
-    inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress)
+    inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress, text=text)
     if inputs.config:
         config = parse_head_spec(head).config(TrainConfig(**{**fields, **inputs.config}))
     result = train(
@@ -69,6 +70,7 @@ def train_dataset(
         resume=resume,
         progress=progress,
         feature_extractor=inputs.feature_extractor,
+        text_featurizer=inputs.text_featurizer,
     )
     if not result.is_main:  # the other processes of a distributed run leave the test to rank 0
         return TrainedModel(result, {}, inputs)

@@ -1,0 +1,202 @@
+"""What one training step of each head costs at 17k to 3M labels: time and resident memory.
+
+One step = a linear layer from 1280-d inputs (an EfficientNet-sized feature) into the head,
+batch 256, AdamW, the head's loss and backward, on seeded random inputs and power-law label
+sets (about 5 labels per sample). Each (head, L) runs in its own process; the table gives the
+median step time over 5 steps after 2 warm-up steps, and the peak resident memory of that
+process while stepping (psutil, sampled every 20 ms; it includes the model, the optimizer state,
+the label embedding and PyTorch itself, about 0.3 GB).
+
+Contenders:
+* ``embedding``: the default head (softmax over scaled cosines to the fixed embeddings), as
+  labelsphere now trains it at scale: sparse CSR targets, the softmax in chunks of 65,536
+  labels, fp16 storage of the (L, 256) embedding (``embedding[fp32]``: float32 storage);
+* ``embedding (dense)``: the same head the way it ran before (dense (B, L) targets, the full
+  (B, L) softmax), where it fits;
+* ``embedding-paper``: the paper's cosine-proximity head (targets from sparse rows);
+* ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
+  their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
+  instead of running.
+
+    python benchmarks/head_cost.py                       # 17k, 100k, 1M, 3M labels
+    python benchmarks/head_cost.py --labels 17000 --quick
+
+Prints a markdown table and writes docs/benchmarks/head_cost.json and a PNG beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+IN, BATCH, D = 1280, 256, 256
+MACHINE_GB = 24.0
+CONTENDERS = (
+    "embedding",
+    "embedding[fp32]",
+    "embedding (dense)",
+    "embedding-paper",
+    "sigmoid",
+    "softmax",
+)
+
+
+def _estimate_gb(name: str, L: int) -> float:
+    """Memory the contender needs at least (weights + grad + 2 AdamW moments, logits x 3)."""
+    if name in ("sigmoid", "softmax"):
+        return (4 * L * IN * 4 + 3 * BATCH * L * 4) / 2**30
+    if name == "embedding (dense)":
+        return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
+    return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
+
+
+def worker(name: str, L: int, steps: int, threads: int) -> dict:
+    import numpy as np
+    import psutil
+    import scipy.sparse as sp
+    import torch
+
+    from labelsphere.heads import EmbeddingHead, SigmoidHead, SoftmaxHead
+    from labelsphere.heads.targets import csr_batch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    if name.startswith("embedding"):
+        dtype = torch.float32 if name in ("embedding[fp32]", "embedding (dense)") else torch.float16
+        E = torch.randn(L, D, dtype=dtype)
+        opts = {"loss": "cosine", "similarity": "dot"} if name == "embedding-paper" else {}
+        dense_way = name == "embedding (dense)"
+        head = EmbeddingHead(
+            IN,
+            E,
+            embedding_dtype=str(dtype).split(".")[1],
+            label_chunk=L if dense_way else 65536,
+            **opts,
+        )
+        del E
+    else:
+        head = (SigmoidHead if name == "sigmoid" else SoftmaxHead)(IN, L)
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+    proc = psutil.Process()
+    peak = proc.memory_info().rss
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.02):
+            peak = max(peak, proc.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    times = []
+    for i in range(steps + 2):
+        x = torch.randn(BATCH, IN)
+        # Power-law label sets, about 5 per sample.
+        k = rng.integers(1, 10, BATCH)
+        cols = np.minimum(rng.zipf(1.3, k.sum()) - 1, L - 1)
+        rows = np.repeat(np.arange(BATCH), k)
+        Y = sp.csr_matrix((np.ones(len(cols), np.int8), (rows, cols)), shape=(BATCH, L))
+        Y.data[:] = 1
+        t0 = time.perf_counter()
+        y = (
+            torch.from_numpy(Y.toarray().astype(np.float32))
+            if name == "embedding (dense)"
+            else csr_batch(Y)
+        )
+        loss = head.loss(head(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    stop.set()
+    thread.join()
+    peak = max(peak, proc.memory_info().rss)
+    return {"step_s": statistics.median(times), "peak_rss_gb": peak / 2**30}
+
+
+def run(name: str, L: int, steps: int, threads: int) -> dict:
+    need = _estimate_gb(name, L)
+    if need > MACHINE_GB * 0.8:
+        return {"head": name, "labels": L, "skipped": f"needs >= {need:.0f} GB"}
+    cmd = [sys.executable, __file__, "--worker", name, str(L), "--steps", str(steps)]
+    cmd += ["--threads", str(threads)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["killed"]
+        return {"head": name, "labels": L, "skipped": f"failed: {tail[0][:80]}"}
+    return {"head": name, "labels": L, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worker", nargs=2, metavar=("HEAD", "L"))
+    parser.add_argument("--labels", default="17000,100000,1000000,3000000")
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="2 steps")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_cost.json")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.steps, args.threads)))
+        return
+    steps = 2 if args.quick else args.steps
+    rows = []
+    print("| labels | head | step (s) | peak RSS (GB) |\n|---|---|---|---|", flush=True)
+    for L in (int(x) for x in args.labels.split(",")):
+        for name in CONTENDERS:
+            r = run(name, L, steps, args.threads)
+            rows.append(r)
+            if "step_s" in r:
+                cells = f"{r['step_s']:.3f} | {r['peak_rss_gb']:.2f}"
+            else:
+                cells = f"— | {r['skipped']}"
+            print(f"| {L:,} | {name} | {cells} |", flush=True)
+    from labelsphere.artifacts import atomic_write, write_json
+
+    write_json(
+        args.out,
+        {
+            "command": "python benchmarks/head_cost.py " + " ".join(sys.argv[1:]),
+            "threads": args.threads,
+            "batch": BATCH,
+            "in_features": IN,
+            "d": D,
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "rows": rows,
+        },
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name in CONTENDERS:
+        pts = [r for r in rows if r["head"] == name and "step_s" in r]
+        if pts:
+            Ls = [r["labels"] for r in pts]
+            axes[0].plot(Ls, [r["step_s"] for r in pts], "o-", label=name)
+            axes[1].plot(Ls, [r["peak_rss_gb"] for r in pts], "o-", label=name)
+    for ax, title in zip(axes, ("step time (s)", "peak RSS (GB)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("labels")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[1].axhline(3.3, color="gray", ls="--", lw=1)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(args.out.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=110))
+
+
+if __name__ == "__main__":
+    main()
