@@ -29,7 +29,7 @@ from labelsphere.decode import topk
 from labelsphere.device import resolve_device
 from labelsphere.labels import LabelVocabulary
 from labelsphere.metrics import propensities_from_counts
-from labelsphere.train.evaluation import predict_scores, score_metrics
+from labelsphere.train.evaluation import blocked_metrics, predict_scores
 from labelsphere.train.model import Classifier
 from labelsphere.train.model_dir import (
     load_feature_extractor,
@@ -279,9 +279,8 @@ class Predictor:
             )
         if data.X is None:
             raise ValueError(f"{data.name}: has no inputs (a labels-only dataset)")
-        scores, ok = self.scores(data.X)
         p = self.propensities() if propensities is None else propensities
-        return score_metrics(data.Y, scores, ok, p)
+        return blocked_metrics(self.scores, data.X, data.Y, p)
 
     @property
     def head_size(self) -> tuple[int, int]:

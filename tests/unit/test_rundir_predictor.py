@@ -126,3 +126,15 @@ def test_one_device_resolver():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda")
     assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_blocked_evaluation_equals_the_full_one_at_k_up_to_100(trained):
+    from labelsphere.train.evaluation import blocked_metrics
+
+    run, _, _, (tr, _, te) = trained
+    predictor = run.load_predictor()
+    p = propensity_scores(tr.Y)
+    full = blocked_metrics(predictor.scores, te.X, te.Y, p)
+    small = blocked_metrics(predictor.scores, te.X, te.Y, p, limit=3 * L)  # blocks of 3 rows
+    assert "mAP" in full and "mAP" not in small
+    assert small == pytest.approx({k: v for k, v in full.items() if k != "mAP"})
