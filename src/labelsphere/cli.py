@@ -325,7 +325,10 @@ def predict(
     ] = None,
     k: Annotated[int, typer.Option("--k", "-k", help="How many labels per input.")] = 5,
     threshold: Annotated[
-        float | None, typer.Option(help="Only print labels scoring at least this.")
+        str | None,
+        typer.Option(
+            help="A number: only print labels scoring at least this. 'calibrated': print each input's calibrated label set (per-label thresholds fitted on validation)."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON lines instead of a table.")
@@ -350,6 +353,8 @@ def predict(
             typer.echo(json.dumps(p.to_json()))
         elif p.error is not None:
             typer.echo(f"{p.input}: {p.error}")
+        elif p.set is not None:
+            typer.echo(f"{p.input}: {{" + ", ".join(f"{n} (+{s:.3f})" for n, s in p.set) + "}")
         else:
             typer.echo(f"{p.input}: " + ", ".join(f"{n} ({s:.3f})" for n, s in p.labels))
 

@@ -24,12 +24,18 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from labelsphere.calibration import THRESHOLDS_FILE, LabelThresholds, set_f1
 from labelsphere.data import MultiLabelDataset
 from labelsphere.decode import topk
 from labelsphere.device import resolve_device
 from labelsphere.labels import LabelVocabulary
 from labelsphere.metrics import propensities_from_counts
-from labelsphere.train.evaluation import blocked_metrics, predict_scores
+from labelsphere.train.evaluation import (
+    FULL_SCORES_LIMIT,
+    blocked_metrics,
+    predict_scores,
+    score_metrics,
+)
 from labelsphere.train.model import Classifier
 from labelsphere.train.model_dir import (
     load_feature_extractor,
@@ -76,11 +82,20 @@ class Prediction:
     input: str
     labels: list[tuple[str, float]]
     error: str | None = None
+    # The calibrated set (label, calibrated score = score - the label's threshold), best first;
+    # None when the model has no thresholds or none were asked for.
+    set: list[tuple[str, float]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         if self.error is not None:
             return {"input": self.input, "error": self.error}
-        return {"input": self.input, "labels": [{"label": n, "score": s} for n, s in self.labels]}
+        out: dict[str, Any] = {
+            "input": self.input,
+            "labels": [{"label": n, "score": s} for n, s in self.labels],
+        }
+        if self.set is not None:
+            out["set"] = [{"label": n, "calibrated_score": s} for n, s in self.set]
+        return out
 
 
 class Predictor:
@@ -118,6 +133,7 @@ class Predictor:
         self.label_counts = label_counts
         self.source = source
         self.text_featurizer = text_featurizer
+        self.thresholds: LabelThresholds | None = None
         # Where a frozen-image model caches its backbone features (None: no cache).
         self.feature_cache: Path | None = None
         self.device = next(model.parameters()).device
@@ -131,7 +147,10 @@ class Predictor:
         extractor = load_feature_extractor(model_dir, meta)
         text = load_text_featurizer(model_dir, meta)
         counts = load_label_counts(model_dir)
-        return cls(model, meta, vocab, extractor, counts, model_dir, text)
+        out = cls(model, meta, vocab, extractor, counts, model_dir, text)
+        if (model_dir / THRESHOLDS_FILE).is_file():
+            out.thresholds = LabelThresholds.load(model_dir / THRESHOLDS_FILE, len(vocab))
+        return out
 
     # ------------------------------------------------------------------ what it takes
     @property
@@ -205,10 +224,30 @@ class Predictor:
         self,
         inputs: np.ndarray | sp.spmatrix | Sequence[str | Path],
         k: int = 5,
-        threshold: float | None = None,
+        threshold: float | str | None = None,
         names: Sequence[str] | None = None,
     ) -> list[Prediction]:
-        """Top-k labels (with scores at least ``threshold``) for each input (rows, files, texts)."""
+        """Top-k labels for each input (rows, image files or texts).
+
+        ``threshold``: a number keeps the top-k labels scoring at least that; ``"calibrated"``
+        also returns each input's calibrated set (every label whose score passes its
+        validation-fitted threshold; see ``labelsphere.calibration``).
+        """
+        calibrated = threshold == "calibrated"
+        if calibrated:
+            if self.thresholds is None:
+                raise ValueError(
+                    f"{self.source or 'this model'} has no calibrated thresholds "
+                    "(thresholds.safetensors); retrain, or give a number"
+                )
+            threshold = None
+        elif isinstance(threshold, str):
+            try:
+                threshold = float(threshold)
+            except ValueError:
+                raise ValueError(
+                    f"threshold must be a number or 'calibrated', got {threshold!r}"
+                ) from None
         scores, ok = self.scores(inputs)
         if names is None:
             names = (
@@ -227,11 +266,17 @@ class Predictor:
                 for j, v in zip(idx[i], vals[i], strict=True)
                 if threshold is None or v >= threshold
             ]
-            out.append(Prediction(name, labels))
+            chosen = None
+            if calibrated:
+                margin = self.thresholds.margins(scores[i : i + 1])[0]
+                members = np.flatnonzero(margin >= 0)
+                members = members[np.argsort(-margin[members], kind="stable")]
+                chosen = [(self.vocabulary.names[j], float(margin[j])) for j in members]
+            out.append(Prediction(name, labels, set=chosen))
         return out
 
     def predict_texts(
-        self, texts: Sequence[str], k: int = 5, threshold: float | None = None
+        self, texts: Sequence[str], k: int = 5, threshold: float | str | None = None
     ) -> list[Prediction]:
         """Top-k labels for raw texts (a model trained on a text items file)."""
         if self.kind != "text":
@@ -241,7 +286,7 @@ class Predictor:
         return self.predict(list(texts), k, threshold)
 
     def predict_files(
-        self, paths: Sequence[str | Path], k: int = 5, threshold: float | None = None
+        self, paths: Sequence[str | Path], k: int = 5, threshold: float | str | None = None
     ) -> list[Prediction]:
         """Top-k labels for files: .npy/.npz feature rows (one prediction per row) or images."""
         out: list[Prediction] = []
@@ -267,7 +312,8 @@ class Predictor:
     def evaluate(
         self, data: MultiLabelDataset, propensities: np.ndarray | None = None
     ) -> dict[str, float]:
-        """MAP@100, mAP, P@k, R@k, nDCG@k and PSP@k on ``data`` (the test evaluation).
+        """MAP@100, mAP, P@k, R@k, nDCG@k, PSP@k on ``data`` (the test evaluation), and the
+        micro- and macro-F1 of the calibrated sets when the model has thresholds.
 
         PSP@k uses ``propensities`` if given, else those of the training labels saved with the
         model. ``data`` must have the model's vocabulary; its inputs are rows or image files.
@@ -280,7 +326,11 @@ class Predictor:
         if data.X is None:
             raise ValueError(f"{data.name}: has no inputs (a labels-only dataset)")
         p = self.propensities() if propensities is None else propensities
-        return blocked_metrics(self.scores, data.X, data.Y, p)
+        if self.thresholds is None or len(data) * self.n_labels > FULL_SCORES_LIMIT:
+            return blocked_metrics(self.scores, data.X, data.Y, p)
+        scores, ok = self.scores(data.X)
+        m = score_metrics(data.Y, scores, ok, p)
+        return {**m, **set_f1(data.Y[ok], self.thresholds.predict_sets(scores[ok]))}
 
     @property
     def head_size(self) -> tuple[int, int]:

@@ -61,10 +61,13 @@ def test_result_loads_its_best_model_and_evaluates_like_validation(trained):
     # The best checkpoint scores validation exactly as the loop did, PSP@k included, with the
     # propensities of the training labels saved beside the model.
     val = predictor.evaluate(va)
-    assert val == pytest.approx({k: result.best[k] for k in val})
+    assert {k: val[k] for k in result.best if k in val} == pytest.approx(
+        {k: v for k, v in result.best.items() if k in val}
+    )
+    assert {"MAP@100", "PSP@5", "micro-F1", "macro-F1"} <= set(val)
     np.testing.assert_allclose(predictor.propensities(), propensity_scores(tr.Y))
     m = evaluate_model(predictor.model, te.X, te.Y, predictor.device, propensity_scores(tr.Y))
-    assert result.evaluate(te) == pytest.approx(m)
+    assert {k: v for k, v in result.evaluate(te).items() if "F1" not in k} == pytest.approx(m)
     assert m["MAP@100"] > 0.5  # the teacher is linear: far above chance (~0.3)
 
 
@@ -138,3 +141,25 @@ def test_blocked_evaluation_equals_the_full_one_at_k_up_to_100(trained):
     small = blocked_metrics(predictor.scores, te.X, te.Y, p, limit=3 * L)  # blocks of 3 rows
     assert "mAP" in full and "mAP" not in small
     assert small == pytest.approx({k: v for k, v in full.items() if k != "mAP"})
+
+
+def test_calibrated_sets_come_from_thresholds_fitted_on_validation(trained):
+    from labelsphere.calibration import LabelThresholds, set_f1
+
+    run, _, _, (_, va, te) = trained
+    predictor = run.load_predictor()
+    assert predictor.thresholds is not None and predictor.thresholds.thresholds_.shape == (L,)
+    scores, _ = predictor.scores(va.X)
+    fitted = LabelThresholds().fit(va.Y, scores)
+    np.testing.assert_allclose(fitted.thresholds_, predictor.thresholds.thresholds_)
+    # On the split they were fitted on, per-label thresholds beat any single global one.
+    sets = fitted.predict_sets(scores)
+    one = sp.csr_matrix((scores >= fitted.global_threshold_).astype(np.int8))
+    assert set_f1(va.Y, sets)["macro-F1"] >= set_f1(va.Y, one)["macro-F1"]
+    preds = predictor.predict(te.X[:4], k=3, threshold="calibrated")
+    margins = predictor.thresholds.margins(predictor.scores(te.X[:4])[0])
+    for p, m in zip(preds, margins, strict=True):
+        assert [n for n, _ in p.set] == [f"label{j}" for j in np.argsort(-m) if m[j] >= 0]
+        assert all(s >= 0 for _, s in p.set) and "set" in p.to_json()
+    with pytest.raises(ValueError, match="number or 'calibrated'"):
+        predictor.predict(te.X[:1], threshold="high")

@@ -29,7 +29,7 @@ PUBLISHED: dict[str, dict[str, tuple[float, float, float]]] = {
     },
 }
 
-REPORT_METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5")
+REPORT_METRICS = ("MAP@100", "mAP", "P@1", "P@3", "P@5", "nDCG@5", "PSP@5", "micro-F1", "macro-F1")
 
 
 def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,7 +42,10 @@ def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
         runs = res["runs"]
         row: dict[str, Any] = {"head": spec, "lr": res["lr"]}
         for m in REPORT_METRICS:
-            vals = [r["test"][m] for r in runs]
+            vals = [r["test"][m] for r in runs if m in r["test"]]
+            if len(vals) < len(runs):  # runs made before the metric existed (F1 of the sets)
+                row[m] = None
+                continue
             row[m] = (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
         steps = [r["to_baseline_best"]["steps"] for r in runs]
         secs = [r["to_baseline_best"]["seconds"] for r in runs]
@@ -133,10 +136,13 @@ def render_report(summary: dict[str, Any]) -> str:
         "|---|---|" + "---|" * (len(REPORT_METRICS) + 1),
     ]
     for r in rows:
-        cells = [f"{r[m][0]:.4f} ± {r[m][1]:.4f}" for m in REPORT_METRICS]
+        cells = ["—" if r[m] is None else f"{r[m][0]:.4f} ± {r[m][1]:.4f}" for m in REPORT_METRICS]
         rel = r["MAP@100"][0] / base["MAP@100"][0] if base["MAP@100"][0] else float("nan")
         lines.append(f"| {r['head']} | {r['lr']:g} | " + " | ".join(cells) + f" | {rel:.3f}× |")
     lines += [
+        "",
+        "micro-F1 / macro-F1: of each model's calibrated label sets (per-label thresholds fitted "
+        "on validation, labelsphere.calibration); — for runs saved before thresholds were kept.",
         "",
         "## Speed: steps and seconds needed to reach the baseline's best validation MAP@100 (same seed)",
         "",

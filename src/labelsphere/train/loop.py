@@ -26,7 +26,7 @@ from labelsphere.metrics import propensity_scores
 from labelsphere.train.batches import FeatureBatches, ImageBatches, mixup_batch
 from labelsphere.train.config import TrainConfig
 from labelsphere.train.distributed import setup as setup_distributed
-from labelsphere.train.evaluation import evaluate_model
+from labelsphere.train.evaluation import FULL_SCORES_LIMIT, evaluate_model
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import Classifier, build_classifier, image_backbone
 from labelsphere.train.model_dir import save_model
@@ -35,7 +35,7 @@ from labelsphere.train.rundir import RunDir
 if TYPE_CHECKING:
     from labelsphere.predict import Predictor
 
-__all__ = ["TrainResult", "train", "train_step"]
+__all__ = ["TrainResult", "calibrate", "train", "train_step"]
 
 
 @dataclass
@@ -151,6 +151,8 @@ def train(
     result.peak_rss_mb = mem.peak_mb
     if not result.is_main:
         return result
+    if result.best:
+        calibrate(run.model_dir, val_data)
     run.write_result(
         {
             "best": result.best,
@@ -162,6 +164,24 @@ def train(
         }
     )
     return result
+
+
+def calibrate(model_dir: Path, val_data: MultiLabelDataset, min_positives: int = 5) -> bool:
+    """Fit per-label thresholds of the model in ``model_dir`` on ``val_data`` and save them there.
+
+    Skipped (returns False) when the validation scores would exceed ``FULL_SCORES_LIMIT``:
+    thresholds need every label's scores.
+    """
+    from labelsphere.calibration import THRESHOLDS_FILE, LabelThresholds
+    from labelsphere.predict import Predictor
+
+    if len(val_data) * val_data.Y.shape[1] > FULL_SCORES_LIMIT:
+        return False
+    predictor = Predictor.load(model_dir)
+    scores, ok = predictor.scores(val_data.X)
+    thresholds = LabelThresholds(min_positives).fit(val_data.Y[ok], scores[ok])
+    thresholds.save(Path(model_dir) / THRESHOLDS_FILE)
+    return True
 
 
 def _check_inputs(config: TrainConfig, train_data: MultiLabelDataset, val_data: MultiLabelDataset):
