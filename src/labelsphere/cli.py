@@ -12,8 +12,10 @@ Datasets are read from ``--data-dir`` (default: ``$LABELSPHERE_DATA``, else ``~/
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,6 +96,25 @@ def _threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Every expected failure of a command is one line naming the file or field, exit 2.
+
+    Bad input (ValueError and its subclasses: data, format and image errors), files that
+    cannot be read or written (OSError), unknown labels (KeyError) and a diverging run
+    (FloatingPointError) never print a traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except (ValueError, OSError, KeyError, FloatingPointError) as e:
+            message = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+            _fail(message or type(e).__name__)
+
+    return run
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
@@ -111,6 +132,7 @@ def _fmt(v: Any) -> str:
 
 
 @app.command()
+@_errors
 def datasets(data_dir: DataDir = None) -> None:
     """List the shared datasets labelsphere can load by name."""
     from labelsphere.data import DATASETS, get_data_dir
@@ -125,6 +147,7 @@ def datasets(data_dir: DataDir = None) -> None:
 
 
 @app.command()
+@_errors
 def report(
     dataset: Annotated[
         str, typer.Argument(help="A shared dataset name (see `labelsphere datasets`).")
@@ -186,6 +209,7 @@ def _warn_skipped(skipped: dict[str, int]) -> None:
 
 
 @app.command()
+@_errors
 def train(
     dataset: Annotated[str, typer.Argument(help="A shared dataset name with a train/test split.")],
     head: Annotated[
@@ -275,6 +299,7 @@ def train(
 
 
 @app.command()
+@_errors
 def evaluate(
     model_dir: Annotated[
         Path, typer.Argument(help="A model directory written by train (RUN/model).")
@@ -309,6 +334,7 @@ def evaluate(
 
 
 @app.command()
+@_errors
 def predict(
     model_dir: Annotated[
         Path, typer.Argument(help="A model directory written by train (RUN/model).")
@@ -360,6 +386,7 @@ def predict(
 
 
 @app.command()
+@_errors
 def compare(
     dataset: Annotated[
         str, typer.Argument(help="A shared dataset name with a train/test split.")

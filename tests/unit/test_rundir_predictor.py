@@ -163,3 +163,37 @@ def test_calibrated_sets_come_from_thresholds_fitted_on_validation(trained):
         assert all(s >= 0 for _, s in p.set) and "set" in p.to_json()
     with pytest.raises(ValueError, match="number or 'calibrated'"):
         predictor.predict(te.X[:1], threshold="high")
+
+
+def test_cli_turns_every_expected_failure_into_one_line(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    run, _, _, (_, _, te) = trained
+    runner = CliRunner()
+    rows = te.X[:2].copy()
+    rows[1, 3] = np.inf
+    np.save(tmp_path / "inf.npy", rows)
+    np.save(tmp_path / "good.npy", te.X[:2])
+    (tmp_path / "empty.npy").write_bytes(b"")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_text('{"format": "labelsphere.Model"')
+    cases = [
+        (["predict", str(run.model_dir), str(tmp_path / "inf.npy")], "NaN or infinity"),
+        (["predict", str(run.model_dir), str(tmp_path / "empty.npy")], "empty.npy"),
+        (["predict", str(run.model_dir), str(tmp_path / "none.npy")], "none.npy"),
+        (["predict", str(broken), str(tmp_path / "inf.npy")], "not valid JSON"),
+        (["predict", str(run.model_dir), "--text", "hello"], "not trained on text"),
+        (
+            ["predict", str(run.model_dir), str(tmp_path / "good.npy"), "--threshold", "x"],
+            "'calibrated'",
+        ),
+        (["train", "bibtex", "--head", "embedding[n_iter=x]"], "n_iter"),
+    ]
+    for args, message in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert message in r.output and "Traceback" not in r.output, (args, r.output)
+        assert r.output.count("\n") == 1, r.output  # one line

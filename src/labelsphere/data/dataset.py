@@ -179,6 +179,27 @@ class MultiLabelDataset:
         """Each sample's label names, in vocabulary order."""
         return self.vocabulary.decode(self.Y)
 
+    def check_finite(self) -> MultiLabelDataset:
+        """Raise ``ValueError`` naming the first sample whose features are NaN or infinite.
+
+        Features from a file (an ARFF ``?``, a ``nan`` in a .npy) would otherwise train to a NaN
+        loss or score NaN; labelsphere refuses them before any work. Returns ``self``.
+        """
+        X = self.X
+        if X is None or isinstance(X, list):
+            return self
+        if sp.issparse(X):
+            bad = np.flatnonzero(~np.isfinite(X.data))
+            if len(bad):
+                row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
+                raise ValueError(f"{self.name}: sample {row} has a NaN or infinite feature")
+            return self
+        finite = np.isfinite(X)
+        if not finite.all():
+            row = int(np.flatnonzero(~finite.all(axis=1))[0])
+            raise ValueError(f"{self.name}: sample {row} has a NaN or infinite feature")
+        return self
+
     def subset(self, indices: Sequence[int] | np.ndarray) -> MultiLabelDataset:
         """A new dataset with the given rows (integer indices or a boolean mask), in that order.
 

@@ -194,6 +194,8 @@ def _check_inputs(config: TrainConfig, train_data: MultiLabelDataset, val_data: 
         )
     if train_data.vocabulary != val_data.vocabulary:
         raise ValueError("train and validation data must share one vocabulary")
+    train_data.check_finite()
+    val_data.check_finite()
 
 
 def _train(

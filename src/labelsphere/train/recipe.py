@@ -60,6 +60,7 @@ def train_dataset(
     """
     config = config_from_spec(head, **fields)  # fails on a bad spec before any data is read
     inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress, text=text)
+    inputs.test.check_finite()  # before training, not after it
     if inputs.config:
         config = parse_head_spec(head).config(TrainConfig(**{**fields, **inputs.config}))
     result = train(
