@@ -144,6 +144,9 @@ def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
     assert r.exit_code == 0, r.output
     assert "Oracle test" in r.output and (tmp_path / "rep" / "spectrum.png").is_file()
     assert (tmp_path / "rep" / "label_map.png").stat().st_size > 10_000
+    # The explorer reads a saved label embedding as well as a model.
+    r = runner.invoke(app, ["similar", str(tmp_path / "rep" / "embedding"), "sky", "-k", "3"])
+    assert r.exit_code == 0 and len(r.output.splitlines()) == 3, r.output
     run = tmp_path / "run"
     r = runner.invoke(
         app,

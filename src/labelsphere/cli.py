@@ -387,6 +387,62 @@ def predict(
 
 @app.command()
 @_errors
+def similar(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A model directory (RUN/model) or a saved LabelEmbedding directory."),
+    ],
+    label: Annotated[str, typer.Argument(help="A label name.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many neighbours.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The labels nearest to LABEL in a model's label space (or a label embedding's)."""
+    from labelsphere.report import nearest_labels
+
+    near = nearest_labels(source, label, k)
+    if as_json:
+        typer.echo(json.dumps([{"label": n, "similarity": s} for n, s in near]))
+    else:
+        typer.echo("\n".join(f"{n}\t{s:.3f}" for n, s in near))
+
+
+@app.command(name="map")
+@_errors
+def label_map(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A model directory (RUN/model) or a saved LabelEmbedding directory."),
+    ],
+    out: Annotated[Path, typer.Option(help="The PNG to write.")] = Path("label_map.png"),
+    n_labels: Annotated[int, typer.Option(help="How many of the most frequent labels.")] = 150,
+) -> None:
+    """A PNG of the label space in 2-D (t-SNE, cosine), the most frequent labels named."""
+    from labelsphere.report import label_space_map
+
+    typer.echo(f"wrote {label_space_map(source, out, n_labels)}")
+
+
+@app.command()
+@_errors
+def serve(
+    model_dir: Annotated[
+        Path, typer.Argument(help="A model directory written by train (RUN/model).")
+    ],
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 16
+    * 2**20,
+    max_batch: Annotated[int, typer.Option(help="Most rows, texts or files per request.")] = 1024,
+) -> None:
+    """Serve a model over HTTP (FastAPI on uvicorn): POST /predict, GET /labels/{name}/similar,
+    GET /health; the OpenAPI schema at /docs."""
+    from labelsphere.serve import serve as run_server
+
+    run_server(model_dir, host, port, max_body_bytes=max_body_bytes, max_batch=max_batch)
+
+
+@app.command()
+@_errors
 def compare(
     dataset: Annotated[
         str, typer.Argument(help="A shared dataset name with a train/test split.")

@@ -134,6 +134,7 @@ class Predictor:
         self.source = source
         self.text_featurizer = text_featurizer
         self.thresholds: LabelThresholds | None = None
+        self._unit_vectors: np.ndarray | None = None
         # Where a frozen-image model caches its backbone features (None: no cache).
         self.feature_cache: Path | None = None
         self.device = next(model.parameters()).device
@@ -331,6 +332,48 @@ class Predictor:
         scores, ok = self.scores(data.X)
         m = score_metrics(data.Y, scores, ok, p)
         return {**m, **set_f1(data.Y[ok], self.thresholds.predict_sets(scores[ok]))}
+
+    # ------------------------------------------------------------------ the label space
+    def label_vectors(self) -> tuple[np.ndarray, str]:
+        """One vector per label (L, k) and what it is.
+
+        Heads built on label embeddings (embedding, embedding-paper, hybrid, pca, random) give
+        their (L, d) embedding; heads over L logits (sigmoid, softmax, asl) the rows of their
+        output layer (L, F): the direction in feature space that raises each label's score.
+        """
+        head = self.model.head
+        E = getattr(head, "embeddings", None)
+        if isinstance(E, torch.Tensor):
+            return E.detach().float().cpu().numpy(), "label embedding"
+        return head.linear.weight.detach().float().cpu().numpy(), "output-layer weights"
+
+    @property
+    def label_vectors_kind(self) -> str:
+        """What :meth:`label_vectors` returns: ``"label embedding"`` or ``"output-layer weights"``."""
+        E = getattr(self.model.head, "embeddings", None)
+        return "label embedding" if isinstance(E, torch.Tensor) else "output-layer weights"
+
+    def similar(self, label: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` labels nearest to ``label`` by cosine of :meth:`label_vectors`."""
+        from labelsphere.decode import topk_similar
+
+        if label not in self.vocabulary:
+            raise KeyError(f"unknown label {label!r} (the model has {self.n_labels} labels)")
+        if self._unit_vectors is None:  # computed once: a server answers many of these
+            V, _ = self.label_vectors()
+            self._unit_vectors = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
+        V = self._unit_vectors
+        i = self.vocabulary.index(label)
+        k = min(k + 1, self.n_labels)
+        idx, sims = topk_similar(V[i : i + 1], V, k)
+        return [
+            (self.vocabulary.names[j], float(v))
+            for j, v in zip(idx[0], sims[0], strict=True)
+            if j != i
+        ][: k - 1]
+
+    def label_counts_or_none(self) -> np.ndarray | None:
+        return None if self.label_counts is None else self.label_counts[0]
 
     @property
     def head_size(self) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from labelsphere.data import dataset_splits, load_dataset
 from labelsphere.embedding import LabelEmbedding
 from labelsphere.metrics import evaluate
 
-__all__ = ["EmbeddingReport", "embedding_report"]
+__all__ = ["EmbeddingReport", "embedding_report", "label_space_map", "nearest_labels"]
 
 
 @dataclass
@@ -117,3 +117,48 @@ def _write(report: EmbeddingReport, dataset: str, out: Path) -> list[Path]:
         report.text + "\n![spectrum](spectrum.png)\n\n![label map](label_map.png)\n",
     )
     return [out / "report.md", out / "spectrum.png", out / "label_map.png", out / "embedding"]
+
+
+def _label_space(source: str | Path) -> tuple[np.ndarray, list[str], np.ndarray | None, object]:
+    """(vectors (L, k), names, training counts or None, the loaded object) of a model directory
+    (``model.json``) or a saved ``LabelEmbedding`` directory (``embedding.json``)."""
+    source = Path(source)
+    if (source / "model.json").is_file():
+        from labelsphere.predict import Predictor
+
+        p = Predictor.load(source)
+        V, _ = p.label_vectors()
+        return V, p.vocabulary.names, p.label_counts_or_none(), p
+    if (source / "embedding.json").is_file():
+        est = LabelEmbedding.load(source)
+        names = (
+            est.vocabulary_.names
+            if est.vocabulary_ is not None
+            else [str(i) for i in range(est.n_labels_)]
+        )
+        return est.embeddings_, names, est.label_counts_, est
+    raise FileNotFoundError(f"{source}: neither a model directory nor a saved label embedding")
+
+
+def nearest_labels(source: str | Path, label: str, k: int = 10) -> list[tuple[str, float]]:
+    """The ``k`` labels nearest to ``label`` (cosine) in a model's or an embedding's label space."""
+    _, _, _, obj = _label_space(source)
+    if isinstance(obj, LabelEmbedding):
+        if obj.vocabulary_ is None or label not in obj.vocabulary_:
+            raise KeyError(f"unknown label {label!r}")
+        return [(str(n), float(s)) for n, s in obj.similar(label, k=k)]
+    return obj.similar(label, k)  # type: ignore[attr-defined]
+
+
+def label_space_map(source: str | Path, out: str | Path, n_labels: int = 150) -> Path:
+    """Write a 2-D map (PNG) of a model's or an embedding's label space; returns its path.
+
+    Labels are placed by scikit-learn's t-SNE on cosine distances; the most frequent (by the
+    training counts saved with the model) are drawn and named.
+    """
+    from labelsphere.plots import plot_label_map
+
+    V, names, counts, _ = _label_space(source)
+    if counts is None:
+        counts = np.ones(len(names))
+    return plot_label_map(V, list(names), counts, out, n_labels=n_labels, title=Path(source).name)

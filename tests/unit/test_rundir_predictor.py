@@ -197,3 +197,27 @@ def test_cli_turns_every_expected_failure_into_one_line(trained, tmp_path):
         assert r.exit_code == 2, (args, r.output)
         assert message in r.output and "Traceback" not in r.output, (args, r.output)
         assert r.output.count("\n") == 1, r.output  # one line
+
+
+def test_similar_and_map_read_a_models_label_space(trained, tmp_path):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    run, *_ = trained
+    predictor = run.load_predictor()
+    V, what = predictor.label_vectors()
+    assert V.shape == (L, 4) and what == "label embedding"
+    near = predictor.similar("label3", k=4)
+    assert len(near) == 4 and "label3" not in [n for n, _ in near]
+    Vn = V / np.linalg.norm(V, axis=1, keepdims=True)
+    want = [f"label{j}" for j in np.argsort(-(Vn @ Vn[3]))[1:5]]
+    assert [n for n, _ in near] == want
+    runner = CliRunner()
+    r = runner.invoke(app, ["similar", str(run.model_dir), "label3", "-k", "4", "--json"])
+    assert r.exit_code == 0 and [x["label"] for x in json.loads(r.output)] == want
+    r = runner.invoke(app, ["similar", str(run.model_dir), "nope"])
+    assert r.exit_code == 2 and "unknown label 'nope'" in r.output
+    r = runner.invoke(app, ["map", str(run.model_dir), "--out", str(tmp_path / "m.png")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -124,7 +124,7 @@ def prepare_inputs(
     )
     skipped = {ds.name: len(ds.info.get("skipped_images", [])) for ds in out}
     config = {"backbone": images.backbone, "backbone_weights": weights, "frozen": True}
-    return PreparedInputs(out[0], out[1], out[2], net, config, skipped)
+    return PreparedInputs(out[0], out[1], out[2], net, config, skipped=skipped)
 
 
 def _featurize_text(
