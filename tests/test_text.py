@@ -97,3 +97,33 @@ def test_train_predict_evaluate_on_a_text_items_file(tmp_path, tabler, data_dir)
     assert json.loads(r.output) == pytest.approx(metrics)
     r = runner.invoke(app, ["predict", str(run / "model"), str(items)])
     assert r.exit_code == 2  # a text model does not take files
+
+
+def test_own_test_file_and_keys(tmp_path, tabler):
+    """Items with other key names and a test file of the user's own (train, evaluate)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    train, test = tabler["train"], tabler["test"]
+    for ds, name in ((train, "train.jsonl"), (test, "mine.jsonl")):
+        with open(tmp_path / name, "w") as f:
+            for text, labels in zip(_icon_texts(ds), ds.labels(), strict=True):
+                f.write(json.dumps({"text": text, "tags": labels}) + "\n")
+    runner = CliRunner()
+    run = tmp_path / "run"
+    args = ["train", str(tmp_path / "train.jsonl"), "--labels-key", "tags", "--test-file"]
+    args += [str(tmp_path / "mine.jsonl"), "--out", str(run), "--epochs", "2", "--hidden", "64"]
+    r = runner.invoke(app, [*args, "-d", "16", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert "mine.jsonl" in r.output  # the test split is the given file
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    mine = str(tmp_path / "mine.jsonl")
+    r = runner.invoke(app, ["evaluate", str(run / "model"), mine, "--split", "all", "--json"])
+    assert r.exit_code == 2 and "labels" in r.output  # the key is 'tags': named in the error
+    args = ["evaluate", str(run / "model"), mine, "--split", "all", "--labels-key", "tags"]
+    r = runner.invoke(app, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == pytest.approx(metrics)  # the given file is the test split

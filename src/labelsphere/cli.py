@@ -81,6 +81,28 @@ ValFraction = Annotated[
     float,
     typer.Option(help="Share of train held out for validation (datasets without a val split)."),
 ]
+InputKey = Annotated[
+    str, typer.Option("--input-key", help="Items files: the column/key holding each input.")
+]
+LabelsKey = Annotated[
+    str, typer.Option("--labels-key", help="Items files: the column/key holding the labels.")
+]
+ValFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--val-file",
+        help="Items files: your validation file (else split off train).",
+        show_default=False,
+    ),
+]
+TestFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--test-file",
+        help="Items files: your test file (else split off train).",
+        show_default=False,
+    ),
+]
 Threads = Annotated[
     int | None,
     typer.Option(
@@ -194,6 +216,16 @@ def _images(backbone: str, weights: str, frozen: bool, cache_dir: Path | None, w
     return ImageOptions(backbone, weights, frozen, cache_dir, workers)
 
 
+def _items(input_key: str, labels_key: str, val_file: Path | None, test_file: Path | None):
+    """Options for items files (left out when at their defaults, as shared datasets take none)."""
+    opts: dict[str, Any] = {"val_file": val_file, "test_file": test_file}
+    if input_key != "input":
+        opts["input_column"] = input_key
+    if labels_key != "labels":
+        opts["labels_column"] = labels_key
+    return {k: v for k, v in opts.items() if v is not None}
+
+
 def _hidden(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(h) for h in text.split(",") if h.strip())
@@ -244,6 +276,10 @@ def train(
     frozen: Frozen = True,
     cache_dir: CacheDir = None,
     num_workers: Workers = 0,
+    input_key: InputKey = "input",
+    labels_key: LabelsKey = "labels",
+    val_file: ValFile = None,
+    test_file: TestFile = None,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -264,6 +300,7 @@ def train(
             data_dir,
             val_fraction,
             _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
+            dataset_options=_items(input_key, labels_key, val_file, test_file),
             resume=resume,
             n_components=n_components,
             hidden=_hidden(hidden),
@@ -315,6 +352,8 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     val_fraction: ValFraction = 0.1,
     cache_dir: CacheDir = None,
+    input_key: InputKey = "input",
+    labels_key: LabelsKey = "labels",
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate a saved model (features, frozen-image or fine-tuned) on a dataset split.
@@ -325,7 +364,15 @@ def evaluate(
     from labelsphere.predict import evaluate_model_dir
 
     try:
-        name, m = evaluate_model_dir(model_dir, dataset, split, data_dir, val_fraction, cache_dir)
+        name, m = evaluate_model_dir(
+            model_dir,
+            dataset,
+            split,
+            data_dir,
+            val_fraction,
+            cache_dir,
+            **_items(input_key, labels_key, None, None),
+        )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     typer.echo(
@@ -476,6 +523,10 @@ def compare(
     frozen: Frozen = True,
     cache_dir: CacheDir = None,
     num_workers: Workers = 0,
+    input_key: InputKey = "input",
+    labels_key: LabelsKey = "labels",
+    val_file: ValFile = None,
+    test_file: TestFile = None,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -500,6 +551,7 @@ def compare(
             data_dir,
             val_fraction,
             _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
+            dataset_options=_items(input_key, labels_key, val_file, test_file),
             n_components=n_components,
             hidden=_hidden(hidden),
             dropout=dropout,

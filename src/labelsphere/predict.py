@@ -387,12 +387,15 @@ def load_split(
     split: str = "test",
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
+    vocabulary: LabelVocabulary | None = None,
+    **options: Any,
 ) -> MultiLabelDataset:
     """One split of a shared dataset or an items file, as ``train`` saw it.
 
     ``train``, ``val`` and ``test`` are the parts ``train_val_test`` gives (the same seeded
     split ``labelsphere train`` used); a shared dataset's other named splits (``all``) load
-    as they are, and ``all`` of an items file is the whole file.
+    as they are, and ``all`` of an items file is the whole file (a test file of your own),
+    read with ``vocabulary`` when given (labels it lacks are dropped).
     """
     from labelsphere.data import dataset_splits, load_dataset, read_items, train_val_test
 
@@ -407,12 +410,16 @@ def load_split(
                 f"dataset {dataset!r} has no split {split!r}; choose one of {[*parts, *named]}"
             )
     elif split == "all":
-        return read_items(dataset)
+        if vocabulary is None:
+            return read_items(dataset, **options)
+        return read_items(dataset, vocabulary=vocabulary, unknown="ignore", **options)
     elif split not in parts:
         raise ValueError(
             f"{dataset}: an items file has the splits {[*parts, 'all']}, not {split!r}"
         )
-    return train_val_test(dataset, data_dir, val_fraction=val_fraction)[parts.index(split)]
+    return train_val_test(dataset, data_dir, val_fraction=val_fraction, **options)[
+        parts.index(split)
+    ]
 
 
 def evaluate_model_dir(
@@ -422,14 +429,17 @@ def evaluate_model_dir(
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
     cache_dir: str | Path | None = None,
+    **options: Any,
 ) -> tuple[str, dict[str, float]]:
     """Evaluate a saved model on a split of a dataset (shared name or items file).
 
     Works for every kind of model: feature rows, frozen-image (images go through the saved
     backbone; features cached in ``cache_dir`` when given) and fine-tuned image models.
-    Returns the split's name and the metrics of :meth:`Predictor.evaluate`.
+    ``split="all"`` of an items file evaluates the whole file (your own test set), its labels
+    read with the model's vocabulary. Returns the split's name and the metrics of
+    :meth:`Predictor.evaluate`.
     """
     predictor = Predictor.load(model_dir)
     predictor.feature_cache = None if cache_dir is None else Path(cache_dir)
-    data = load_split(dataset, split, data_dir, val_fraction)
+    data = load_split(dataset, split, data_dir, val_fraction, predictor.vocabulary, **options)
     return data.name, predictor.evaluate(data)

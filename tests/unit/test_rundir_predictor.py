@@ -221,3 +221,32 @@ def test_similar_and_map_read_a_models_label_space(trained, tmp_path):
     r = runner.invoke(app, ["map", str(run.model_dir), "--out", str(tmp_path / "m.png")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fold_in_adds_labels_without_touching_the_network(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    from labelsphere.foldin import fold_in
+
+    run, _, _, (tr, _, te) = trained
+    # Two "new" labels that are copies of labels 2 and 5: they must land next to them.
+    new = tr.Y[:, [2, 5]]
+    out = fold_in(run.model_dir, tr.Y, new, ["new2", "new5"], tmp_path / "folded")
+    old_w = load_file(str(run.model_dir / "model.safetensors"))
+    new_w = load_file(str(out / "model.safetensors"))
+    for k, v in old_w.items():
+        if k != "head.embeddings":
+            assert torch.equal(v, new_w[k]), k  # network weights untouched
+    assert new_w["head.embeddings"].shape == (L + 2, 4)
+    assert torch.equal(new_w["head.embeddings"][:L], old_w["head.embeddings"])
+    folded = Predictor.load(out)
+    assert folded.vocabulary.names[-2:] == ["new2", "new5"] and folded.n_labels == L + 2
+    assert [n for n, _ in folded.similar("new2", 1)] == ["label2"]
+    assert [n for n, _ in folded.similar("new5", 1)] == ["label5"]
+    s_old, _ = run.load_predictor().scores(te.X)
+    s_new, _ = folded.scores(te.X)
+    np.testing.assert_allclose(s_new[:, :L], s_old, rtol=1e-5, atol=1e-5)
+    assert np.corrcoef(s_new[:, L], s_old[:, 2])[0, 1] > 0.3  # d = 4: a rough copy
+    assert folded.thresholds is not None and folded.thresholds.thresholds_.shape == (L + 2,)
+    with pytest.raises(ValueError, match="already in the model"):
+        fold_in(run.model_dir, tr.Y, new, ["label1", "x"], tmp_path / "again")

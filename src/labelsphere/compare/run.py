@@ -188,6 +188,7 @@ def compare_dataset(
     val_fraction: float = 0.1,
     images: ImageOptions | None = None,
     progress: bool = True,
+    dataset_options: dict[str, Any] | None = None,
     **fields: Any,
 ) -> tuple[dict[str, Any], Path]:
     """``compare`` on a dataset by name (or items file): what ``labelsphere compare`` runs.
@@ -203,7 +204,9 @@ def compare_dataset(
         parse_head_spec(h)
     base_fields = {**fields, "lr": lrs[0]}
     TrainConfig(head="sigmoid", **base_fields)  # the shared fields, checked before loading
-    inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress)
+    inputs = prepare_inputs(
+        dataset, data_dir, val_fraction, images, progress, dataset_options=dataset_options
+    )
     base = TrainConfig(head="sigmoid", **{**base_fields, **inputs.config})
     out_dir = Path(out) if out is not None else Path("runs") / f"compare-{Path(dataset).stem}"
     summary = compare(

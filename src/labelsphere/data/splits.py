@@ -19,6 +19,8 @@ def train_val_test(
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
     seed: int = 0,
+    val_file: str | Path | None = None,
+    test_file: str | Path | None = None,
     **options: Any,
 ) -> tuple[MultiLabelDataset, MultiLabelDataset, MultiLabelDataset]:
     """Train, validation and test splits of a shared dataset, or of an items file.
@@ -30,10 +32,16 @@ def train_val_test(
     ``val_fraction`` of the training split is held out with a fixed ``seed``, so every run and
     every head sees the same three sets. Model selection (learning rate, early stopping) uses
     validation only; test is touched once per finished run.
+
+    For an items file, ``val_file`` and ``test_file`` (items files of the same layout) replace
+    the random validation and test parts; their labels are read with the training file's
+    vocabulary, labels it does not have are dropped (counted in ``info``).
     """
     if name not in DATASET_REGISTRY and Path(name).is_file():
         # An items file (CSV/JSONL of inputs and labels): a seeded 80/10/10 split.
         items = read_items(name, **options)
+        if val_file is not None or test_file is not None:
+            return _with_given_files(items, name, val_fraction, seed, val_file, test_file, options)
         order = np.random.default_rng(seed).permutation(len(items))
         n_val = n_test = max(1, round(val_fraction * len(items)))
         parts = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
@@ -41,6 +49,8 @@ def train_val_test(
         for part, split in zip(out, ("train", "val", "test"), strict=True):
             part.name = f"{Path(name).name}/{split}"
         return out  # type: ignore[return-value]
+    if val_file is not None or test_file is not None:
+        raise ValueError("val_file and test_file go with an items file, not a shared dataset")
     entry = DATASET_REGISTRY.get(name)
     if entry is None:
         raise ValueError(
@@ -61,3 +71,35 @@ def train_val_test(
     fit = train.subset(np.sort(order[n_val:]))
     val.name, fit.name = f"{name}/val", f"{name}/train"
     return fit, val, test
+
+
+def _with_given_files(
+    items: MultiLabelDataset,
+    name: str,
+    val_fraction: float,
+    seed: int,
+    val_file: str | Path | None,
+    test_file: str | Path | None,
+    options: dict[str, Any],
+) -> tuple[MultiLabelDataset, MultiLabelDataset, MultiLabelDataset]:
+    """The user's own validation and/or test file; what is not given is split off the train file."""
+    given = {
+        split: read_items(
+            path, **{**options, "vocabulary": items.vocabulary, "unknown": "ignore", "min_count": 1}
+        )
+        for split, path in (("val", val_file), ("test", test_file))
+        if path is not None
+    }
+    for split, path in (("val", val_file), ("test", test_file)):
+        if path is not None:
+            given[split].name = Path(path).name
+    missing = [s for s in ("val", "test") if s not in given]
+    order = np.random.default_rng(seed).permutation(len(items))
+    n = max(1, round(val_fraction * len(items)))
+    parts = {s: order[i * n : (i + 1) * n] for i, s in enumerate(missing)}
+    train = items.subset(np.sort(order[len(missing) * n :]))
+    train.name = f"{Path(name).name}/train"
+    for s, idx in parts.items():
+        given[s] = items.subset(np.sort(idx))
+        given[s].name = f"{Path(name).name}/{s}"
+    return train, given["val"], given["test"]

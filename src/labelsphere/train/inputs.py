@@ -89,16 +89,21 @@ def prepare_inputs(
     images: ImageOptions | None = None,
     progress: bool = True,
     text: TextOptions | None = None,
+    dataset_options: dict[str, Any] | None = None,
 ) -> PreparedInputs:
     """Load ``dataset`` (a shared name or an items file) and prepare its inputs.
 
     Feature datasets come back as they are. Text datasets get TF-IDF features fitted on the
     training part (the featurizer is saved with the model, so it predicts from raw text).
     Image datasets get frozen features from the backbone (cached) or, with
-    ``images.frozen=False``, the fine-tuning config.
+    ``images.frozen=False``, the fine-tuning config. ``dataset_options`` go to
+    ``train_val_test`` (for items files: ``input_column``, ``labels_column``, ``val_file``,
+    ``test_file``...).
     """
     images = images or ImageOptions()
-    tr, va, te = train_val_test(dataset, data_dir, val_fraction=val_fraction)
+    tr, va, te = train_val_test(
+        dataset, data_dir, val_fraction=val_fraction, **(dataset_options or {})
+    )
     if not isinstance(tr.X, list):
         return PreparedInputs(tr, va, te)
     if (tr.info or {}).get("input_kind") == "text":

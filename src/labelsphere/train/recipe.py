@@ -45,6 +45,7 @@ def train_dataset(
     val_fraction: float = 0.1,
     images: ImageOptions | None = None,
     text: TextOptions | None = None,
+    dataset_options: dict[str, Any] | None = None,
     resume: bool = False,
     progress: bool = True,
     **fields: Any,
@@ -59,7 +60,9 @@ def train_dataset(
         >>> done.test_metrics["MAP@100"]  # doctest: +SKIP
     """
     config = config_from_spec(head, **fields)  # fails on a bad spec before any data is read
-    inputs = prepare_inputs(dataset, data_dir, val_fraction, images, progress=progress, text=text)
+    inputs = prepare_inputs(
+        dataset, data_dir, val_fraction, images, progress, text, dataset_options
+    )
     inputs.test.check_finite()  # before training, not after it
     if inputs.config:
         config = parse_head_spec(head).config(TrainConfig(**{**fields, **inputs.config}))
