@@ -98,6 +98,7 @@ def test_unknown_dataset_split_and_option(data_dir):
         "movie-posters",
         "tabler-icons",
         "coco128",
+        "iconify-icons",
     }
 
 

@@ -4,10 +4,14 @@
 GEMM written into a preallocated buffer (numpy's BLAS on the CPU, torch on a GPU), followed by
 ``torch.topk`` on the block (multi-threaded over rows). Blocks span (queries x labels): a block
 holds up to ``_ROW_BLOCK`` queries and as many labels as the memory budget allows, so at 1M
-labels a block still holds hundreds of queries; partial top-k lists over label chunks are merged.
+labels a block still holds hundreds of queries. Each label chunk contributes k + 1 candidates
+per query (``torch.topk``); the candidates are reduced to the exact top-k at the end.
 
 Ties are deterministic everywhere: among equal scores the lower label index ranks first, also
-at the k-th place (a row whose k-th and (k+1)-th scores tie is re-ranked by a stable sort).
+at the k-th place (the rare rows with equal scores among their k + 1 best are ranked again by
+a stable sort). Threads: the GEMM uses numpy's BLAS threads (on this project's CPUs it is as
+fast as torch's MKL or faster, measured in benchmarks/decode_scale.py's development), the
+selection torch's (``torch.set_num_threads``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ DEFAULT_BLOCK_BYTES = 256 * 2**20
 # Most queries in one block: enough for GEMM to reach its peak and for torch.topk to split
 # rows over threads; the rest of the budget goes to labels (fewer partial top-k merges).
 _ROW_BLOCK = 1024
-_NUMPY_GEMM = True
+# Smallest block, in floats (4 KiB): smaller budgets are raised to it.
+_MIN_BLOCK = 1024
+# Label chunks whose candidates (k + 1 per query each) are kept before compacting to k.
+_MAX_CANDIDATES = 16
 
 
 def topk(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +79,11 @@ def block_shape(n: int, L: int, k: int, block_bytes: int) -> tuple[int, int]:
 
     Rows first (up to ``_ROW_BLOCK`` queries), then as many label columns as fit, at least
     ``k`` (so a budget smaller than one row still works, at ``rows * k`` floats). When whole
-    rows fit with room to spare, rows grow instead.
+    rows fit, rows grow to fill the budget instead. Budgets under 4 KiB count as 4 KiB.
     """
-    if block_bytes < 4:
-        raise ValueError(f"block_bytes must be >= 4, got {block_bytes}")
-    budget = block_bytes // 4  # floats
+    if block_bytes < 1:
+        raise ValueError(f"block_bytes must be >= 1, got {block_bytes}")
+    budget = max(block_bytes // 4, _MIN_BLOCK)  # floats
     rows = max(1, min(n, _ROW_BLOCK, budget // max(k, 1)))
     cols = max(k, min(L, budget // rows))
     if cols == L:  # whole rows fit: take as many queries as the budget allows
@@ -84,23 +91,27 @@ def block_shape(n: int, L: int, k: int, block_bytes: int) -> tuple[int, int]:
     return rows, cols
 
 
-def _chunk_candidates(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Candidates for the top-k of each row of one score block ``s`` (r, c), unordered.
+def _tied_rows(val: torch.Tensor) -> torch.Tensor:
+    """Rows of a descending ``val`` (r, m) with two equal neighbours: where ``torch.topk`` may
+    have ordered or cut tied scores otherwise than by index."""
+    return (val[:, 1:] == val[:, :-1]).any(dim=1).nonzero().flatten()
 
-    Returns ``min(k + 1, c)`` (index, score) pairs per row that contain the row's top-k under
-    the order (-score, index). ``torch.topk`` picks arbitrarily among tied scores, so a row
-    whose smallest kept score occurs twice among the kept (its k-th and (k+1)-th scores tie,
-    and more labels may share that score) is taken again from a stable sort of the row, which
-    puts the lower index first.
+
+def _chunk_candidates(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``min(k + 1, c)`` labels of each row of one score block ``s`` (r, c) under
+    the order (-score, index), in that order.
+
+    One extra label beyond k shows whether the k-th score ties with the next. ``torch.topk``
+    orders (and cuts) equal scores arbitrarily, so the rare rows with two equal scores among
+    those kept are taken again from a stable sort of the whole row, which puts the lower
+    index first; other rows need nothing more.
     """
     m = min(k + 1, s.shape[1])
-    val, idx = torch.topk(s, m, dim=1, largest=True, sorted=False)
-    if m > k:
-        low = val.min(dim=1, keepdim=True).values
-        tied = ((val == low).sum(dim=1) > 1).nonzero().flatten()
-        if len(tied):
-            v, i = torch.sort(s[tied], dim=1, descending=True, stable=True)
-            val[tied], idx[tied] = v[:, :m], i[:, :m]
+    val, idx = torch.topk(s, m, dim=1, largest=True, sorted=True)
+    tied = _tied_rows(val)
+    if len(tied):
+        v, i = torch.sort(s[tied], dim=1, descending=True, stable=True)
+        val[tied], idx[tied] = v[:, :m], i[:, :m]
     return idx, val
 
 
@@ -115,21 +126,16 @@ def _order(idx: torch.Tensor, val: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 def _select(idx: torch.Tensor, val: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first k of each row's candidates (distinct indices) under (-score, index), in order.
 
-    ``torch.topk`` narrows the candidates to k + 1 per row first; a row whose k-th and
-    (k+1)-th scores tie is ordered in full instead.
+    ``torch.topk`` takes k + 1 per row; rows with tied scores among them are ordered in full.
     """
     m = min(k + 1, idx.shape[1])
-    if m > k:
-        val_m, pos = torch.topk(val, m, dim=1, largest=True, sorted=False)
-        low = val_m.min(dim=1, keepdim=True).values
-        tied = ((val_m == low).sum(dim=1) > 1).nonzero().flatten()
-        idx_m = idx.gather(1, pos)
-        if len(tied):
-            i, v = _order(idx[tied], val[tied])
-            idx_m[tied], val_m[tied] = i[:, :m], v[:, :m]
-        idx, val = idx_m, val_m
-    idx, val = _order(idx, val)
-    return idx[:, :k].contiguous(), val[:, :k].contiguous()
+    val_m, pos = torch.topk(val, m, dim=1, largest=True, sorted=True)
+    idx_m = idx.gather(1, pos)
+    tied = _tied_rows(val_m)
+    if len(tied):
+        i, v = _order(idx[tied], val[tied])
+        idx_m[tied], val_m[tied] = i[:, :m], v[:, :m]
+    return idx_m[:, :k], val_m[:, :k]
 
 
 def topk_similar_torch(
@@ -161,36 +167,39 @@ def topk_similar_torch(
     on_cpu = dev.type == "cpu"
     if on_cpu:
         buf_np, q_np, k_np = buf.numpy(), queries.numpy(), keys.numpy()
-    # Candidates of all label chunks of a row block, compacted to the exact top-k when full.
-    cand_cols = max(4 * (k + 1), min(L, 16 * (k + 1)))
-    cand_idx = torch.empty((rows, cand_cols + k + 1), dtype=torch.int64, device=dev)
-    cand_val = torch.empty((rows, cand_cols + k + 1), dtype=torch.float32, device=dev)
+    n_chunks = -(-L // cols)
+    if n_chunks > 1:
+        # Candidates of a row block's label chunks, compacted to the exact top-k when full:
+        # at most _MAX_CANDIDATES chunks' worth per query.
+        width = (min(n_chunks, _MAX_CANDIDATES) + 1) * (k + 1)
+        cand_idx = torch.empty((rows, width), dtype=torch.int64, device=dev)
+        cand_val = torch.empty((rows, width), dtype=torch.float32, device=dev)
     for r0 in range(0, n, rows):
         r = min(rows, n - r0)
         filled = 0
         for c0 in range(0, L, cols):
             c = min(cols, L - c0)
             s = buf[: r * c].view(r, c)
-            if on_cpu and _NUMPY_GEMM:
-                np.matmul(
-                    q_np[r0 : r0 + r], k_np[c0 : c0 + c].T, out=buf_np[: r * c].reshape(r, c)
-                )
+            if on_cpu:
+                np.matmul(q_np[r0 : r0 + r], k_np[c0 : c0 + c].T, out=buf_np[: r * c].reshape(r, c))
             else:
                 torch.matmul(queries[r0 : r0 + r], keys[c0 : c0 + c].T, out=s)
             if bias is not None:
                 s += bias[c0 : c0 + c]
             idx, val = _chunk_candidates(s, k)
+            if n_chunks == 1:
+                break
             m = idx.shape[1]
+            if filled + m > width:
+                idx_b, val_b = _select(cand_idx[:r, :filled], cand_val[:r, :filled], k)
+                cand_idx[:r, :k], cand_val[:r, :k] = idx_b, val_b
+                filled = k
             cand_idx[:r, filled : filled + m] = idx + c0
             cand_val[:r, filled : filled + m] = val
             filled += m
-            if filled > cand_cols:
-                idx, val = _select(cand_idx[:r, :filled], cand_val[:r, :filled], k)
-                cand_idx[:r, :k], cand_val[:r, :k] = idx, val
-                filled = k
-        out_idx[r0 : r0 + r], out_val[r0 : r0 + r] = _select(
-            cand_idx[:r, :filled], cand_val[:r, :filled], k
-        )
+        if n_chunks > 1:
+            idx, val = _select(cand_idx[:r, :filled], cand_val[:r, :filled], k)
+        out_idx[r0 : r0 + r], out_val[r0 : r0 + r] = idx[:, :k], val[:, :k]
     return out_idx, out_val
 
 
@@ -217,9 +226,11 @@ def topk_similar(
         Added to every row of scores (e.g. a per-label bias).
     block_bytes : int
         Largest temporary score block, in bytes. A block holds up to 1,024 queries and as
-        many labels as fit (at least ``k``, so a budget smaller than one row still works);
+        many labels as fit (at least ``k``, so a budget smaller than one row still works;
+        budgets under 4 KiB count as 4 KiB);
         when one row of L scores does not fit, labels are processed in chunks and the
-        partial top-k lists merged.
+        chunks' candidates (k + 1 per query each, up to 16 chunks' worth before they are
+        compacted) reduced to the top-k.
 
     Returns
     -------
