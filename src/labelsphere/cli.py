@@ -406,6 +406,12 @@ def predict(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON lines instead of a table.")
     ] = False,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Rank an embedding head's labels through an index: exact | faiss-flat | faiss-hnsw | faiss-ivf (default: score every label)."
+        ),
+    ] = None,
 ) -> None:
     """Print the top-k labels with scores for each image file, feature row or --text."""
     from labelsphere.predict import Predictor
@@ -416,9 +422,9 @@ def predict(
         _fail("give input files or --text")
     try:
         predictor = Predictor.load(model_dir)
-        predictions = predictor.predict_files(inputs or [], k, threshold)
+        predictions = predictor.predict_files(inputs or [], k, threshold, backend)
         if text:
-            predictions += predictor.predict_texts(text, k, threshold)
+            predictions += predictor.predict_texts(text, k, threshold, backend)
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
     for p in predictions:

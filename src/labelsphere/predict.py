@@ -135,6 +135,7 @@ class Predictor:
         self.text_featurizer = text_featurizer
         self.thresholds: LabelThresholds | None = None
         self._unit_vectors: np.ndarray | None = None
+        self._indexes: dict[str, Any] = {}
         # Where a frozen-image model caches its backbone features (None: no cache).
         self.feature_cache: Path | None = None
         self.device = next(model.parameters()).device
@@ -227,8 +228,14 @@ class Predictor:
         k: int = 5,
         threshold: float | str | None = None,
         names: Sequence[str] | None = None,
+        backend: str | None = None,
     ) -> list[Prediction]:
         """Top-k labels for each input (rows, image files or texts).
+
+        ``backend`` (``"exact"``, ``"faiss-flat"``, ``"faiss-hnsw"``, ``"faiss-ivf"``) ranks the
+        labels of an embedding head through a ``labelsphere.decode.LabelIndex`` over its label
+        vectors, without the (n, L) score matrix (what a million labels need); ``None``
+        scores every label. Not with ``threshold="calibrated"``, which needs every score.
 
         ``threshold``: a number keeps the top-k labels scoring at least that; ``"calibrated"``
         also returns each input's calibrated set (every label whose score passes its
@@ -249,15 +256,22 @@ class Predictor:
                 raise ValueError(
                     f"threshold must be a number or 'calibrated', got {threshold!r}"
                 ) from None
-        scores, ok = self.scores(inputs)
+        if backend is not None:
+            if calibrated:
+                raise ValueError("calibrated sets need every label's score: use backend=None")
+            idx, vals = self.topk(inputs, k, backend)
+            scores, ok = None, np.ones(len(idx), bool)
+        else:
+            scores, ok = self.scores(inputs)
         if names is None:
             names = (
-                [str(i) for i in range(len(scores))]
+                [str(i) for i in range(len(ok))]
                 if isinstance(inputs, (np.ndarray, sp.spmatrix)) or self.kind == "text"
                 else [str(p) for p in inputs]
             )
         out = []
-        idx, vals = topk(scores, min(k, self.n_labels)) if len(scores) else ([], [])
+        if scores is not None:
+            idx, vals = topk(scores, min(k, self.n_labels)) if len(scores) else ([], [])
         for i, name in enumerate(names):
             if not ok[i]:
                 out.append(Prediction(name, [], "could not load the image (see the warning above)"))
@@ -276,18 +290,70 @@ class Predictor:
             out.append(Prediction(name, labels, set=chosen))
         return out
 
+    def topk(
+        self, inputs: np.ndarray | sp.spmatrix | Sequence[str], k: int, backend: str = "exact"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k label indices and scores (n, k) through a ``LabelIndex`` (embedding heads).
+
+        The scores are the head's own (``Predictor.scores``) for the labels returned, up to
+        float rounding; approximate backends may miss some of the true top k.
+        """
+        from labelsphere.decode import LabelIndex
+        from labelsphere.heads import EmbeddingHead
+
+        head = self.model.head
+        if not isinstance(head, EmbeddingHead):
+            raise ValueError(
+                f"backend={backend!r} needs a label-embedding head; this model's head is "
+                f"{type(head).__name__} (use backend=None)"
+            )
+        if isinstance(inputs, (np.ndarray, sp.spmatrix)):
+            X = inputs if sp.issparse(inputs) else np.atleast_2d(inputs)
+            self._check_rows(X, "inputs")
+        elif self.kind == "text":
+            X = self.text_featurizer.transform(inputs)
+        else:
+            raise ValueError("backend= takes feature rows or texts; image models score with None")
+        if backend not in self._indexes:
+            keys, factor = head.index_keys()
+            index = LabelIndex(backend, device="cpu").fit(keys.cpu().numpy())
+            self._indexes[backend] = (index, factor)
+        index, factor = self._indexes[backend]
+        k = min(k, self.n_labels)
+        idx_parts, val_parts = [], []
+        with torch.no_grad():
+            for a in range(0, X.shape[0], 1024):
+                x = X[a : a + 1024]
+                x = x.toarray() if sp.issparse(x) else x
+                xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+                q = head.index_queries(self.model(xb)).cpu().numpy()
+                i, v = index.search(q, k)
+                idx_parts.append(i)
+                val_parts.append(v * factor)
+        if not idx_parts:
+            return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        return np.concatenate(idx_parts), np.concatenate(val_parts)
+
     def predict_texts(
-        self, texts: Sequence[str], k: int = 5, threshold: float | str | None = None
+        self,
+        texts: Sequence[str],
+        k: int = 5,
+        threshold: float | str | None = None,
+        backend: str | None = None,
     ) -> list[Prediction]:
         """Top-k labels for raw texts (a model trained on a text items file)."""
         if self.kind != "text":
             raise ValueError(
                 f"{self.source or 'this model'} was not trained on text (it takes {self.kind} inputs)"
             )
-        return self.predict(list(texts), k, threshold)
+        return self.predict(list(texts), k, threshold, backend=backend)
 
     def predict_files(
-        self, paths: Sequence[str | Path], k: int = 5, threshold: float | str | None = None
+        self,
+        paths: Sequence[str | Path],
+        k: int = 5,
+        threshold: float | str | None = None,
+        backend: str | None = None,
     ) -> list[Prediction]:
         """Top-k labels for files: .npy/.npz feature rows (one prediction per row) or images."""
         out: list[Prediction] = []
@@ -296,7 +362,7 @@ class Predictor:
             X = read_rows(path)
             self._check_rows(X, str(path))
             names = [f"{path}[{r}]" for r in range(X.shape[0])]
-            out += self.predict(X, k, threshold, names)
+            out += self.predict(X, k, threshold, names, backend)
         images = [p for p in paths if p.suffix not in _ROW_SUFFIXES]
         if images:
             out += self.predict(images, k, threshold)

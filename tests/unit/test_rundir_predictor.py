@@ -250,3 +250,14 @@ def test_fold_in_adds_labels_without_touching_the_network(trained, tmp_path):
     assert folded.thresholds is not None and folded.thresholds.thresholds_.shape == (L + 2,)
     with pytest.raises(ValueError, match="already in the model"):
         fold_in(run.model_dir, tr.Y, new, ["label1", "x"], tmp_path / "again")
+
+
+@pytest.mark.parametrize("backend", ["exact", "faiss-flat"])
+def test_index_backends_rank_like_the_full_scores(trained, backend):
+    run, _, _, (_, _, te) = trained
+    predictor = run.load_predictor()
+    dense = predictor.predict(te.X[:20], k=5)
+    fast = predictor.predict(te.X[:20], k=5, backend=backend)
+    for a, b in zip(fast, dense, strict=True):
+        assert [n for n, _ in a.labels] == [n for n, _ in b.labels]
+        np.testing.assert_allclose([v for _, v in a.labels], [v for _, v in b.labels], rtol=1e-4)

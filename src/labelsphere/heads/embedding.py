@@ -171,6 +171,30 @@ class EmbeddingHead(MultiLabelHead):
             z, keys, self.log_scale.exp(), self.bias, targets, self.label_chunk, on_the_fly
         )
 
+    def index_keys(self) -> tuple[Tensor, float]:
+        """Keys (L, d or d + 1) and a factor such that ``scores = factor * q @ keys.T``.
+
+        With :meth:`index_queries` this lets a nearest-neighbour index (``labelsphere.decode.
+        LabelIndex``: exact GEMM or FAISS) rank the labels without the (B, L) score matrix; a
+        learned bias rides along as one more coordinate (queries get a 1 there).
+        """
+        scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
+        factor = float(self.log_scale.exp()) if scored else 1.0
+        keys = self._keys().detach()
+        if self.bias is not None:
+            keys = torch.cat([keys, (self.bias.detach() / factor)[:, None]], dim=1)
+        return keys, factor
+
+    def index_queries(self, outputs: Tensor) -> Tensor:
+        """Queries (B, d or d + 1) for :meth:`index_keys` from the head's outputs (B, d)."""
+        scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
+        q = outputs.float()
+        if scored and self.normalize:
+            q = F.normalize(q, dim=1, eps=1e-12)
+        if self.bias is not None:
+            q = torch.cat([q, torch.ones(q.shape[0], 1, device=q.device)], dim=1)
+        return q
+
     def scores(self, outputs: Tensor) -> Tensor:
         if self.loss_kind in ("softmax", "cosine+softmax", "bce"):
             return self._logits(outputs)
