@@ -379,7 +379,7 @@ def test_items_round_trip_relative_paths(tmp_path, data_dir, posters_train, suff
     # Absolute paths are kept; free text is left alone.
     inputs = [*small.X[:2], "a poster of a dog"]
     write_items(path, inputs, [*small.labels()[:2], ["Drama"]])
-    ds3 = read_items(path)
+    ds3 = read_items(path, allow_outside=True)  # absolute paths: only when allowed
     assert ds3.X == inputs
 
 
@@ -654,3 +654,52 @@ def test_gzipped_items(tmp_path):
     with gzip.open(path, "wt") as f:
         f.write('{"input": "x", "labels": ["a", "b"]}\n')
     assert read_items(path).labels() == [["a", "b"]]
+
+
+def test_items_paths_stay_inside_the_folder(tmp_path):
+    """Issue 12: an absolute input path, or one leaving the items file's folder through '..'
+    or a symlink, is refused naming file and line, unless allow_outside=True."""
+    folder = tmp_path / "items"
+    (folder / "images").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "out").symlink_to(tmp_path / "elsewhere")
+    (folder / "images" / "link.jpg").symlink_to(tmp_path / "elsewhere" / "x.jpg")
+    (folder / "images" / "ok_link.jpg").symlink_to(folder / "images" / "a.jpg")
+    good = ["images/a.jpg", "images/ok_link.jpg", "images/../images/b.jpg", "a caption"]
+    cases = {
+        "/etc/hostname": "is an absolute path",
+        "/dev/zero": "is an absolute path",
+        "../elsewhere/x.jpg": "resolves outside",
+        "images/../../elsewhere/x.jpg": "resolves outside",
+        "out/x.jpg": "resolves outside",
+        "images/link.jpg": "resolves outside",
+    }
+    for suffix in (".csv", ".jsonl"):
+        for bad, why in cases.items():
+            path = folder / f"items{suffix}"
+            write_items(path, [*good, bad], [["x"]] * 5)
+            line = 6 if suffix == ".csv" else 5
+            with pytest.raises(DataFormatError, match=f"items{suffix}, line {line}: .*{why}"):
+                read_items(path)
+            ds = read_items(path, allow_outside=True)
+            assert ds.X[:4] == [
+                str(folder / "images" / "a.jpg"),
+                str(folder / "images" / "ok_link.jpg"),
+                str(folder / "images" / "b.jpg"),
+                "a caption",
+            ]
+            assert ds.X[4] == (bad if bad.startswith("/") else os.path.normpath(folder / bad))
+            # Inputs the caller says are not paths, and URLs, are never checked.
+            assert read_items(path, resolve_paths=False).X[4] == bad
+    write_items(folder / "urls.csv", ["http://example.org/a.jpg", "s3://b/c.png"], [["x"]] * 2)
+    assert read_items(folder / "urls.csv").X == ["http://example.org/a.jpg", "s3://b/c.png"]
+    # With root=, the folder that counts is root.
+    write_items(folder / "r.csv", ["elsewhere/x.jpg"], [["x"]])
+    assert read_items(folder / "r.csv", root=tmp_path).X == [str(tmp_path / "elsewhere/x.jpg")]
+
+
+def test_items_label_errors_name_the_file(tmp_path):
+    path = tmp_path / "nolabels.csv"
+    write_items(path, ["a.jpg", "b.jpg"], [[], []])
+    with pytest.raises(DataFormatError, match=r"nolabels\.csv: no label occurs"):
+        read_items(path)

@@ -11,6 +11,7 @@ import io
 import shutil
 import socket
 import struct
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -32,6 +33,7 @@ from labelsphere.images import (
     collate_images,
     convert_lite_state_dict,
     create_backbone,
+    decode_image,
     default_weights_path,
     extract_features,
     image_transform,
@@ -383,3 +385,93 @@ def test_feature_cache_is_reused_and_keyed_by_content(tmp_path, coco, backbone) 
         f5, ok5 = extract_features(backbone, paths[:3], cache, batch_size=2, progress=False)
     assert ok5.all()
     np.testing.assert_allclose(f5.astype(np.float32), f4[:3].astype(np.float32), atol=1e-2)
+
+
+# ====================================================================== hostile files (issue 12)
+def _dashed_path_uses(uses: int, segments: int) -> bytes:
+    d = "M0 0 " + " ".join(f"l{(i * 7) % 7 - 3} {(i * 5) % 7 - 3}" for i in range(segments))
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><defs>'
+        f'<path id="p" d="{d}" stroke="black" stroke-dasharray="0.5 0.5" fill="none"/></defs>'
+        + '<use href="#p"/>' * uses
+        + "</svg>"
+    ).encode()
+
+
+def test_svg_complexity_is_counted_before_rendering() -> None:
+    from labelsphere.images import MAX_SVG_COST, svg_cost
+
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><path id="p" d="M0 0 L1 1 L2 2"/>%s</svg>'
+    assert svg_cost(svg % b"") == 20 + 20 + 3  # two elements, three coordinate pairs
+    assert svg_cost(svg % b'<use href="#p"/>' * 1) == 43 + 20 + 23  # + the use, + the path
+    # The two cases of issue 12 are refused in milliseconds, not rendered for minutes.
+    parts = ['<path id="a0" d="M0 0 L10 10"/>']
+    parts += [f'<g id="a{i}">' + f'<use href="#a{i - 1}"/>' * 10 + "</g>" for i in range(1, 10)]
+    use_bomb = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"><defs>'
+        + "".join(parts)
+        + '</defs><use href="#a9"/></svg>'
+    ).encode()
+    for data in (_dashed_path_uses(1000, 3000), use_bomb):
+        t0 = time.perf_counter()
+        with pytest.raises(ImageError, match="too complex"):
+            decode_image(data, "bomb.svg")
+        assert time.perf_counter() - t0 < 1
+    with pytest.raises(ValueError, match=f"cost over {MAX_SVG_COST}"):
+        svg_cost(_dashed_path_uses(1000, 3000))
+    with pytest.raises(ValueError, match="references itself"):
+        svg_cost(b'<svg xmlns="http://www.w3.org/2000/svg"><g id="a"><use href="#a"/></g></svg>')
+
+
+def test_real_icons_are_far_below_the_svg_limit(data_dir) -> None:
+    from labelsphere.images import MAX_SVG_COST, svg_cost
+
+    icons = sorted((data_dir / "tabler-icons" / "icons").rglob("*.svg"))[::20]
+    assert len(icons) > 200
+    assert max(svg_cost(p.read_bytes()) for p in icons) < MAX_SVG_COST / 100
+
+
+def test_svg_time_budget() -> None:
+    data = _dashed_path_uses(10, 1500)  # under the complexity limit; ~0.3 s to draw
+    t0 = time.perf_counter()
+    with pytest.raises(ImageError, match=r"time budget of 0\.01 s"):
+        decode_image(data, "slow.svg", svg_timeout=0.01)
+    assert time.perf_counter() - t0 < 1
+    assert decode_image(data, "slow.svg", svg_size=32, svg_timeout=None).size == (32, 32)
+
+
+def test_image_paths_must_be_regular_files_under_max_bytes(tmp_path) -> None:
+    """A FIFO, a device, a directory or an oversized file is refused from os.stat, unread (a
+    FIFO or /dev/zero used to hang the feature cache's hash and the loader)."""
+    import os
+
+    from labelsphere.artifacts import file_sha256
+    from labelsphere.images import image_file_sha256, read_image_file
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    (tmp_path / "folder.png").mkdir()
+    big = tmp_path / "big.png"
+    Image.new("RGB", (64, 64), (5, 6, 7)).save(big)
+    for path, reason in (
+        (fifo, "FIFO"),
+        ("/dev/zero", "device"),
+        (tmp_path / "folder.png", "directory"),
+    ):
+        for read in (load_image, read_image_file, image_file_sha256):
+            with pytest.raises(ImageError, match=reason) as e:
+                read(path)
+            assert e.value.path == str(path)
+        with pytest.raises(OSError, match="not a regular file"):
+            file_sha256(path)
+    size = big.stat().st_size
+    with pytest.raises(ImageError, match=f"file of {size} bytes is over max_bytes=100"):
+        load_image(big, max_bytes=100)
+    with pytest.raises(ImageError, match="max_bytes"):
+        image_file_sha256(big, max_bytes=100)
+    assert load_image(big, max_bytes=size).size == (64, 64)
+    assert image_file_sha256(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    ds = ImageDataset([big, fifo, "/dev/zero"], None, T.ToTensor(), max_bytes=size)
+    with pytest.warns(ImageSkippedWarning):
+        (batch,) = ds.batches(batch_size=3)
+    assert batch.indices.tolist() == [0] and [s.index for s in ds.skipped] == [1, 2]

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def _train(items: Path, run: Path, cache: Path, *extra: str) -> None:
     """`labelsphere train` on an items file: one epoch of a linear head on lite0 features."""
     args = ["train", str(items), "--out", str(run), "--epochs", "1", "--hidden", ""]
-    args += ["--cache-dir", str(cache), "--threads", "1", *extra]
+    args += ["--cache-dir", str(cache), "--threads", "1", "--allow-outside", *extra]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.output
 
@@ -68,6 +68,7 @@ def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
         str(run / "model"),
         str(items),
         "--json",
+        "--allow-outside",
         "--cache-dir",
         str(tmp_path / "cache"),
     ]

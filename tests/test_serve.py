@@ -28,9 +28,8 @@ from fastapi.testclient import TestClient
 from labelsphere.data import load_dataset, train_val_test, write_items
 from labelsphere.predict import Predictor
 from labelsphere.serve import create_app, make_server
-from labelsphere.train import train
-from labelsphere.train.inputs import ImageOptions, prepare_inputs
-from labelsphere.train.recipe import config_from_spec, train_dataset
+from labelsphere.train.inputs import ImageOptions
+from labelsphere.train.recipe import train_dataset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -62,24 +61,23 @@ def models(tmp_path_factory, data_dir):
     coco = load_dataset("coco128", data_dir=data_dir).subset(np.arange(40))
     write_items(tmp / "coco.csv", coco.X, coco.labels())
     small = dict(backbone="mobilenetv3_small_050", weights=None)
-    # Frozen: prepare_inputs + train (train_dataset passes the frozen inputs' `skipped` counts
-    # as the text featurizer, see the report); fine-tuned: train_dataset.
-    inputs = prepare_inputs(
-        str(tmp / "coco.csv"), images=ImageOptions(**small, cache_dir=tmp / "cache"), progress=False
-    )
-    cfg = config_from_spec("embedding", epochs=1, hidden=(), n_components=8, **inputs.config)
-    train(
-        cfg,
-        inputs.train,
-        inputs.val,
+    # The items file names the photos by absolute path: allowed explicitly.
+    outside = {"allow_outside": True}
+    train_dataset(
+        str(tmp / "coco.csv"),
         tmp / "frozen",
+        images=ImageOptions(**small, cache_dir=tmp / "cache"),
+        dataset_options=outside,
+        epochs=1,
+        hidden=(),
+        n_components=8,
         progress=False,
-        feature_extractor=inputs.feature_extractor,
     )
     train_dataset(
         str(tmp / "coco.csv"),
         tmp / "finetune",
         images=ImageOptions(**small, frozen=False),
+        dataset_options=outside,
         epochs=1,
         hidden=(),
         n_components=8,

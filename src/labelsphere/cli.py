@@ -103,6 +103,13 @@ TestFile = Annotated[
         show_default=False,
     ),
 ]
+AllowOutside = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside",
+        help="Items files: allow input paths outside the file's folder (absolute or ../).",
+    ),
+]
 Threads = Annotated[
     int | None,
     typer.Option(
@@ -216,9 +223,17 @@ def _images(backbone: str, weights: str, frozen: bool, cache_dir: Path | None, w
     return ImageOptions(backbone, weights, frozen, cache_dir, workers)
 
 
-def _items(input_key: str, labels_key: str, val_file: Path | None, test_file: Path | None):
+def _items(
+    input_key: str,
+    labels_key: str,
+    val_file: Path | None,
+    test_file: Path | None,
+    allow_outside: bool = False,
+):
     """Options for items files (left out when at their defaults, as shared datasets take none)."""
     opts: dict[str, Any] = {"val_file": val_file, "test_file": test_file}
+    if allow_outside:
+        opts["allow_outside"] = True
     if input_key != "input":
         opts["input_column"] = input_key
     if labels_key != "labels":
@@ -280,6 +295,7 @@ def train(
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
     test_file: TestFile = None,
+    allow_outside: AllowOutside = False,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -300,7 +316,7 @@ def train(
             data_dir,
             val_fraction,
             _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
-            dataset_options=_items(input_key, labels_key, val_file, test_file),
+            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside),
             resume=resume,
             n_components=n_components,
             hidden=_hidden(hidden),
@@ -354,6 +370,7 @@ def evaluate(
     cache_dir: CacheDir = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
+    allow_outside: AllowOutside = False,
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate a saved model (features, frozen-image or fine-tuned) on a dataset split.
@@ -371,7 +388,7 @@ def evaluate(
             data_dir,
             val_fraction,
             cache_dir,
-            **_items(input_key, labels_key, None, None),
+            **_items(input_key, labels_key, None, None, allow_outside),
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
@@ -533,6 +550,7 @@ def compare(
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
     test_file: TestFile = None,
+    allow_outside: AllowOutside = False,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -557,7 +575,7 @@ def compare(
             data_dir,
             val_fraction,
             _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
-            dataset_options=_items(input_key, labels_key, val_file, test_file),
+            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside),
             n_components=n_components,
             hidden=_hidden(hidden),
             dropout=dropout,

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from labelsphere.artifacts import write_json
+from labelsphere.artifacts import save_tensors, write_json
 from labelsphere.labels import LabelVocabulary, check_multihot
-from labelsphere.train.model_dir import LABEL_COUNTS, read_model_json
+from labelsphere.train.model_dir import LABEL_COUNTS, read_model_json, update_checksums
 
 __all__ = ["fold_in", "fold_in_embeddings", "pmi_rows"]
 
@@ -109,7 +109,7 @@ def fold_in(
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model_dir, tmp)
-    save_file(weights, str(tmp / "model.safetensors"))
+    save_tensors(tmp / "model.safetensors", weights)
     counts_new = np.asarray(Y_new.sum(axis=0)).ravel()
     LabelVocabulary([*vocab.names, *new_names]).save(tmp / "vocabulary.json")
     if (tmp / LABEL_COUNTS).exists():
@@ -134,8 +134,8 @@ def fold_in(
         t.save(tmp / THRESHOLDS_FILE)
     meta = json.loads((tmp / "model.json").read_text())
     meta["n_labels"] = len(vocab) + len(new_names)
-    meta.pop("checksums", None)  # the files changed; the extended model is checked afresh
     meta["folded_in"] = {"labels": list(new_names), "from": str(model_dir), "pmi": pmi}
     write_json(tmp / "model.json", meta)
+    update_checksums(tmp)  # the extended files get their own checksums
     tmp.rename(out)
     return out

@@ -52,26 +52,59 @@ _ROW_SUFFIXES = (".npy", ".npz")
 
 
 def read_rows(path: str | Path) -> np.ndarray | sp.csr_matrix:
-    """Feature rows from a ``.npy`` (dense, never unpickled) or ``.npz`` (scipy sparse) file."""
+    """Feature rows from a ``.npy`` (dense, never unpickled) or ``.npz`` (scipy sparse) file.
+
+    Refused with a ``ValueError`` naming the file: another suffix, a path that is not a regular
+    file (a FIFO would block), a header that promises more data than the file holds, non-numeric
+    or non-2-D arrays, no rows, and values outside float32 (they would score as infinity).
+    """
+    import os
+    import stat
+
     path = Path(path)
+    if path.suffix not in _ROW_SUFFIXES:
+        raise ValueError(f"{path}: expected feature rows as .npy or .npz")
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: not a regular file")
         if path.suffix == ".npy":
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(f)
+                need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if need > st.st_size:
+                    raise ValueError(
+                        f"{path}: the header promises {need} bytes of data, the file has "
+                        f"{st.st_size}"
+                    )
             X = np.load(path, allow_pickle=False)
-        elif path.suffix == ".npz":
-            X = sp.load_npz(path)
         else:
-            raise ValueError(f"{path}: expected feature rows as .npy or .npz")
-    except (OSError, EOFError, ValueError) as e:
+            X = sp.load_npz(path)
+    except (OSError, EOFError, ValueError, MemoryError) as e:
         if str(e).startswith(str(path)):
             raise
         raise ValueError(f"{path}: unreadable feature rows ({e})") from None
     if sp.issparse(X):
-        return sp.csr_matrix(X)
-    if X.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: feature rows must be numeric, got dtype {X.dtype}")
-    X = np.atleast_2d(X)
-    if X.ndim != 2:
-        raise ValueError(f"{path}: expected a 2-D array of rows, got shape {X.shape}")
+        X = sp.csr_matrix(X)
+        values = X.data
+    else:
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: feature rows must be numeric, got dtype {X.dtype}")
+        X = np.atleast_2d(X)
+        if X.ndim != 2:
+            raise ValueError(f"{path}: expected a 2-D array of rows, got shape {X.shape}")
+        values = X
+    if X.shape[0] == 0:
+        raise ValueError(f"{path}: no rows")
+    big = np.abs(np.asarray(values, dtype=np.float64)) > np.finfo(np.float32).max
+    if np.any(big & np.isfinite(np.asarray(values, dtype=np.float64))):
+        raise ValueError(f"{path}: values beyond float32's range ({np.finfo(np.float32).max:.3g})")
     return X
 
 
@@ -508,4 +541,5 @@ def evaluate_model_dir(
     predictor = Predictor.load(model_dir)
     predictor.feature_cache = None if cache_dir is None else Path(cache_dir)
     data = load_split(dataset, split, data_dir, val_fraction, predictor.vocabulary, **options)
+    data.check_finite()
     return data.name, predictor.evaluate(data)

@@ -18,6 +18,7 @@ from typing import Any
 from labelsphere.data.dataset import MultiLabelDataset, get_data_dir
 from labelsphere.data.readers import (
     load_debian,
+    load_iconify,
     load_movie_posters,
     load_nus_wide,
     load_tabler,
@@ -150,6 +151,13 @@ DATASET_REGISTRY: dict[str, DatasetEntry] = {
             "128 COCO photos' paths, image-level labels of 80 classes (YOLO layout; all)",
             ("all",),
             _load_coco128,
+        ),
+        DatasetEntry(
+            "iconify-icons",
+            "313k/35k inline-SVG icons of 229 sets, name words and tags as labels (JSONL; train/test)",
+            ("train", "test"),
+            load_iconify,
+            {"min_count": 5, "max_icons": None, "seed": 0},
         ),
     )
 }

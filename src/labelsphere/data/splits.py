@@ -44,6 +44,11 @@ def train_val_test(
             return _with_given_files(items, name, val_fraction, seed, val_file, test_file, options)
         order = np.random.default_rng(seed).permutation(len(items))
         n_val = n_test = max(1, round(val_fraction * len(items)))
+        if len(items) - n_val - n_test < 1:
+            raise ValueError(
+                f"{name}: {len(items)} items are too few for a train/validation/test split "
+                "(give --val-file and --test-file, or more items)"
+            )
         parts = (order[n_val + n_test :], order[:n_val], order[n_val : n_val + n_test])
         out = tuple(items.subset(np.sort(p)) for p in parts)
         for part, split in zip(out, ("train", "val", "test"), strict=True):

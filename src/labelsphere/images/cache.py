@@ -12,7 +12,12 @@ Feature cache layout
     index is rebuilt from the shard headers (a few kB each, read without loading the arrays),
     so ~10k images are ~160 shards of 64 and concurrent writers never conflict (a shard's
     name is derived from its hashes and written atomically). Failed images are not cached. A
-    corrupt shard is ignored with a warning and its images are recomputed.
+    corrupt shard is ignored with a warning and its images are recomputed, and a shard path
+    that is not a regular file (a FIFO planted in the cache, say) is ignored unopened.
+
+    The content hashes are :func:`~labelsphere.images.loading.image_file_sha256`: only a
+    regular file within ``max_bytes`` is hashed, so a FIFO or ``/dev/zero`` among the image
+    paths is skipped, never read (it used to hang here).
 """
 
 from __future__ import annotations
@@ -68,6 +73,11 @@ class FeatureCache:
 
         out: dict[str, tuple[Path, int]] = {}
         for shard in sorted(self.dir.glob("*.safetensors")):
+            if not shard.is_file():  # a FIFO would block safe_open; a directory is no shard
+                warnings.warn(
+                    f"ignoring feature cache entry {shard}: not a regular file", stacklevel=2
+                )
+                continue
             try:
                 with safe_open(str(shard), framework="numpy") as f:
                     meta = f.metadata() or {}

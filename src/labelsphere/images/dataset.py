@@ -27,10 +27,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from labelsphere.images.loading import (
+    DEFAULT_MAX_BYTES,
     DEFAULT_MAX_PIXELS,
     DEFAULT_SVG_SIZE,
+    DEFAULT_SVG_TIMEOUT,
     ImageError,
     decode_image,
+    read_image_file,
 )
 
 __all__ = [
@@ -133,7 +136,9 @@ class ImageDataset(Dataset):
         paths: image files, n of them.
         Y: (n, L) multi-hot labels (CSR) or ``None``.
         transform: PIL image -> tensor, e.g. ``image_transform(backbone)``.
-        max_pixels, svg_size: as in :func:`load_image`.
+        max_pixels, svg_size, max_bytes, svg_timeout: as in :func:`load_image` (a path that
+            is not a regular file, e.g. a FIFO or ``/dev/zero``, or is over ``max_bytes`` is
+            skipped unread).
         content_hash: also return each file's content sha256.
 
     Attributes:
@@ -151,6 +156,8 @@ class ImageDataset(Dataset):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         svg_size: int = DEFAULT_SVG_SIZE,
         content_hash: bool = False,
+        max_bytes: int | None = DEFAULT_MAX_BYTES,
+        svg_timeout: float | None = DEFAULT_SVG_TIMEOUT,
     ) -> None:
         self.paths = [str(p) for p in paths]
         if Y is not None:
@@ -162,6 +169,8 @@ class ImageDataset(Dataset):
         self.max_pixels = max_pixels
         self.svg_size = svg_size
         self.content_hash = content_hash
+        self.max_bytes = max_bytes
+        self.svg_timeout = svg_timeout
         self.skipped: list[SkippedImage] = []
 
     def __len__(self) -> int:
@@ -170,14 +179,21 @@ class ImageDataset(Dataset):
     def __getitem__(self, i: int) -> tuple:
         path = self.paths[i]
         digest = None
+        image: Tensor | ImageError
         try:
-            data = Path(path).read_bytes()
-        except OSError as e:
-            image: Tensor | ImageError = ImageError(path, f"cannot read the file ({e.strerror})")
+            data = read_image_file(path, self.max_bytes)
+        except ImageError as e:
+            image = e
         else:
             digest = hashlib.sha256(data).hexdigest() if self.content_hash else None
             try:
-                pil = decode_image(data, path, max_pixels=self.max_pixels, svg_size=self.svg_size)
+                pil = decode_image(
+                    data,
+                    path,
+                    max_pixels=self.max_pixels,
+                    svg_size=self.svg_size,
+                    svg_timeout=self.svg_timeout,
+                )
                 image = self.transform(pil)
             except ImageError as e:
                 image = e

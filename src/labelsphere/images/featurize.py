@@ -18,13 +18,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from labelsphere.artifacts import file_sha256
 from labelsphere.data import MultiLabelDataset
 from labelsphere.device import resolve_device
 from labelsphere.images.backbones import Backbone
 from labelsphere.images.cache import FeatureCache, feature_cache_spec
 from labelsphere.images.dataset import ImageDataset, image_transform
-from labelsphere.images.loading import DEFAULT_MAX_PIXELS, DEFAULT_SVG_SIZE
+from labelsphere.images.loading import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_SVG_SIZE,
+    DEFAULT_SVG_TIMEOUT,
+    ImageError,
+    image_file_sha256,
+)
 
 __all__ = ["extract_features", "image_features"]
 
@@ -40,6 +46,8 @@ def extract_features(
     device: str | torch.device | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     svg_size: int = DEFAULT_SVG_SIZE,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    svg_timeout: float | None = DEFAULT_SVG_TIMEOUT,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pooled backbone features of image files, through the eval transform, without gradients.
 
@@ -52,7 +60,10 @@ def extract_features(
         batch_size, num_workers: of the DataLoader that decodes the images.
         progress: show a tqdm bar (images, rate, ETA) over the images being computed.
         device: where to run; default CUDA if available, else CPU. The backbone is moved there.
-        max_pixels, svg_size: as in :func:`~labelsphere.images.loading.load_image`.
+        max_pixels, svg_size, max_bytes, svg_timeout: as in
+            :func:`~labelsphere.images.loading.load_image`. A path that is not a regular file
+            (FIFO, device, directory) or is over ``max_bytes`` is neither hashed for the cache
+            nor read: it is skipped like any unreadable image.
 
     Returns:
         ``(features, ok)``: features (n, F) float16 (zero rows where loading failed) and
@@ -69,8 +80,8 @@ def extract_features(
         digests: list[str | None] = []
         for p in paths:
             try:
-                digests.append(file_sha256(p))
-            except OSError:  # unreadable: it fails to load later, and is warned about then
+                digests.append(image_file_sha256(p, max_bytes))
+            except ImageError:  # unreadable: it fails to load later, and is warned about then
                 digests.append(None)
         hits = cache.get([d for d in digests if d is not None])
         todo_by_hash: dict[str | None, list[int]] = {}
@@ -105,6 +116,8 @@ def extract_features(
         max_pixels=max_pixels,
         svg_size=svg_size,
         content_hash=cache is not None,
+        max_bytes=max_bytes,
+        svg_timeout=svg_timeout,
     )
     bar = tqdm(
         total=len(todo), desc="image features", unit="img", disable=not progress, dynamic_ncols=True

@@ -128,6 +128,9 @@ def prepare_inputs(
         progress=progress,
     )
     skipped = {ds.name: len(ds.info.get("skipped_images", [])) for ds in out}
+    for ds in out:
+        if len(ds) == 0:
+            raise ValueError(f"{ds.name}: every image failed to load ({skipped[ds.name]} skipped)")
     config = {"backbone": images.backbone, "backbone_weights": weights, "frozen": True}
     return PreparedInputs(out[0], out[1], out[2], net, config, skipped=skipped)
 

@@ -29,7 +29,7 @@ from labelsphere.train.distributed import setup as setup_distributed
 from labelsphere.train.evaluation import FULL_SCORES_LIMIT, evaluate_model
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import Classifier, build_classifier, image_backbone
-from labelsphere.train.model_dir import save_model
+from labelsphere.train.model_dir import save_model, update_checksums
 from labelsphere.train.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -181,6 +181,7 @@ def calibrate(model_dir: Path, val_data: MultiLabelDataset, min_positives: int =
     scores, ok = predictor.scores(val_data.X)
     thresholds = LabelThresholds(min_positives).fit(val_data.Y[ok], scores[ok])
     thresholds.save(Path(model_dir) / THRESHOLDS_FILE)
+    update_checksums(Path(model_dir))  # the model directory's checksums cover the new file
     return True
 
 

@@ -12,23 +12,29 @@ Generic formats (a path in, a dataset out):
 
 Sources with a layout of their own (a dataset folder and a split in, a dataset out), used by
 :mod:`labelsphere.data.registry`: :func:`load_nus_wide`, :func:`load_debian`,
-:func:`load_movie_posters`, :func:`load_tabler`.
+:func:`load_movie_posters`, :func:`load_tabler`, :func:`load_iconify`.
+
+Label sets only, streamed from many files: :func:`iter_label_shards` (``shards``).
 """
 
 from __future__ import annotations
 
 from labelsphere.data.readers.debian import load_debian
 from labelsphere.data.readers.features import read_features
+from labelsphere.data.readers.iconify import load_iconify
 from labelsphere.data.readers.items import read_items, write_items
 from labelsphere.data.readers.movie_posters import load_movie_posters
 from labelsphere.data.readers.mulan import read_mulan
 from labelsphere.data.readers.nus_wide import load_nus_wide
+from labelsphere.data.readers.shards import iter_label_shards
 from labelsphere.data.readers.tabler import load_tabler
 from labelsphere.data.readers.xc import read_xc
 from labelsphere.data.readers.yolo import read_yolo
 
 __all__ = [
+    "iter_label_shards",
     "load_debian",
+    "load_iconify",
     "load_movie_posters",
     "load_nus_wide",
     "load_tabler",

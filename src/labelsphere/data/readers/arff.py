@@ -221,6 +221,7 @@ def read_arff_data(
                     "sparse row should end with '}' (truncated row?)", path, lineno
                 )
             body = s[1:-1]
+            prev = -1
             if body.strip():
                 for item in body.split(","):
                     parts = item.split()
@@ -246,6 +247,17 @@ def read_arff_data(
                             path,
                             lineno,
                         )
+                    if j <= prev:
+                        # ARFF sparse rows list each index once, increasing; a repeat would be
+                        # summed by the CSR build (a 0/1 feature becoming 2).
+                        raise DataFormatError(
+                            f"bad sparse entry {item.strip()!r}: attribute index {j} "
+                            f"{'is repeated' if j == prev else 'is out of order'} "
+                            f"(after {prev})",
+                            path,
+                            lineno,
+                        )
+                    prev = j
                     v = parts[1]
                     k = label_col[j]
                     if k >= 0:

@@ -54,6 +54,7 @@ def read_items(
     resolve_paths: bool | None = None,
     name: str | None = None,
     text_column: str | None = "text",
+    allow_outside: bool = False,
 ) -> MultiLabelDataset:
     """Read an "items with labels" file: CSV with a header row, or JSON lines.
 
@@ -67,6 +68,14 @@ def read_items(
     ``root`` (default: the file's directory); ``resolve_paths=True``/``False`` forces this
     on/off for every input. ``id_column`` optionally names a column of sample ids.
     ``info["input_kind"]`` is ``"path"``.
+
+    Paths stay inside the folder: an input path that is absolute, or that leaves ``root``
+    (default: the items file's folder) through ``..`` or through a symlink resolving outside
+    it, is refused with a ``DataFormatError`` naming the file and line, so an items file
+    cannot make labelsphere read ``/dev/zero``, ``/etc/...`` or a neighbour's files.
+    ``allow_outside=True`` accepts them (absolute paths are then kept as written). URLs and
+    inputs that do not look like paths (or all inputs, with ``resolve_paths=False``) are
+    left alone.
 
     Text items: a ``text_column`` (default ``"text"``) instead of ``input_column`` holds each
     item's raw text. ``X`` is then the list of texts exactly as written (never resolved as
@@ -96,22 +105,43 @@ def read_items(
         raise ValueError(f"{path}: expected a .csv or .jsonl file (optionally .gz)")
     base = Path(root) if root is not None else path.parent
     base = base.expanduser().resolve()
+    inside = None if allow_outside else _Inside(base)
     inputs: list[str] = []
     label_lists: list[list[str]] = []
     ids: list[str] = []
-    for inp, labels, item_id in rows:
-        if found[0] == text_column:
-            pass  # raw text, never a path
+    for lineno, inp, labels, item_id in rows:
+        if found[0] == text_column or resolve_paths is False:
+            pass  # raw text, or inputs the caller says are not paths
+        elif os.path.isabs(inp) and not _URL.match(inp):
+            if inside is not None:
+                raise DataFormatError(
+                    f"input {inp!r:.200} is an absolute path; paths must be relative to the "
+                    f"items file's folder {base} (allow_outside=True reads it anyway)",
+                    path,
+                    lineno,
+                )
         elif resolve_paths or (resolve_paths is None and _looks_like_relative_path(inp)):
-            if not os.path.isabs(inp):
-                inp = os.path.normpath(base / inp)
+            resolved = os.path.normpath(base / inp)
+            if inside is not None and not inside(resolved):
+                raise DataFormatError(
+                    f"input {inp!r:.200} resolves outside the items file's folder {base} "
+                    "(through '..' or a symlink); allow_outside=True reads it anyway",
+                    path,
+                    lineno,
+                )
+            inp = resolved
         inputs.append(inp)
         label_lists.append(labels)
         if item_id is not None:
             ids.append(item_id)
     if not inputs:
         raise DataFormatError("no items (expected at least one row after the header)", path)
-    Y, vocab = encode_label_lists(label_lists, vocabulary, unknown, min_count)
+    try:
+        Y, vocab = encode_label_lists(label_lists, vocabulary, unknown, min_count)
+    except DataFormatError:
+        raise
+    except ValueError as e:  # e.g. "no label occurs at least min_count=1 times": name the file
+        raise DataFormatError(str(e), path) from None
     return MultiLabelDataset(
         X=inputs,
         Y=Y,
@@ -120,6 +150,34 @@ def read_items(
         ids=ids if id_column is not None else None,
         info={"path": str(path), "input_kind": "text" if found[0] == text_column else "path"},
     )
+
+
+class _Inside:
+    """Whether a normalised absolute path, symlinks resolved, lies inside ``base`` (resolved).
+
+    The real path of each directory is computed once (items share a few folders), then only
+    the last component is checked for a symlink: one ``lstat`` an item.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = str(base)
+        self.prefix = self.base.rstrip(os.sep) + os.sep
+        self.dirs: dict[str, str] = {}
+
+    def _within(self, p: str) -> bool:
+        return p == self.base or p.startswith(self.prefix)
+
+    def __call__(self, path: str) -> bool:
+        if not self._within(path):
+            return False  # '..' led out, before any symlink
+        folder, name = os.path.split(path)
+        real_folder = self.dirs.get(folder)
+        if real_folder is None:
+            real_folder = self.dirs[folder] = os.path.realpath(folder)
+        real = os.path.join(real_folder, name)
+        if os.path.islink(real):
+            real = os.path.realpath(real)
+        return self._within(real)
 
 
 def _input_column_of(
@@ -155,7 +213,7 @@ def _iter_csv_items(
     id_column: str | None,
     sep: str,
     found: list[str],
-) -> Iterator[tuple[str, list[str], str | None]]:
+) -> Iterator[tuple[int, str, list[str], str | None]]:
     with open_text(path) as f:
         header, records = read_csv(f, path)
         found.append(_input_column_of(header, columns, path, 1, "header"))
@@ -170,8 +228,8 @@ def _iter_csv_items(
             )
         ii, li = header.index(input_column), header.index(labels_column)
         di = header.index(id_column) if id_column else -1
-        for _, row in records:
-            yield row[ii], split_labels(row[li], sep), (row[di] if di >= 0 else None)
+        for lineno, row in records:
+            yield lineno, row[ii], split_labels(row[li], sep), (row[di] if di >= 0 else None)
 
 
 def _iter_jsonl_items(
@@ -181,7 +239,7 @@ def _iter_jsonl_items(
     id_column: str | None,
     sep: str,
     found: list[str],
-) -> Iterator[tuple[str, list[str], str | None]]:
+) -> Iterator[tuple[int, str, list[str], str | None]]:
     others = [labels_column] + ([id_column] if id_column else [])
     input_column = other_column = None
     for lineno, obj in iter_jsonl(path):
@@ -215,7 +273,7 @@ def _iter_jsonl_items(
                 path,
                 lineno,
             )
-        yield inp, labels, (str(obj[id_column]) if id_column else None)
+        yield lineno, inp, labels, (str(obj[id_column]) if id_column else None)
 
 
 def write_items(
