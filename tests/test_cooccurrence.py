@@ -82,3 +82,29 @@ def test_bad_batches(delicious):
     with pytest.raises(ValueError, match="cannot merge"):
         c.merge(CooccurrenceCounter(n_labels=3))
     assert c.n_samples_ == 0  # nothing half-added by the failed calls
+
+
+def test_block_counting_is_exact_and_compact(delicious, monkeypatch):
+    """Counting label block by label block (issue 10) gives the same counts for any block size,
+    stored with int32 indices and int64 counts."""
+    import labelsphere.cooccurrence as cooc
+
+    Y = delicious.Y
+    one = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y)
+    monkeypatch.setattr(cooc, "_BLOCK_FLOPS", 1000)  # hundreds of blocks
+    small = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y, progress=False)
+    _assert_same(one, small)
+    upper = small.pair_counts(full=False)
+    assert upper.indices.dtype == np.int32 and upper.indptr.dtype == np.int32
+    assert upper.data.dtype == np.int64
+
+
+def test_float32_pmi_matches_float64(delicious):
+    from labelsphere.embedding import pmi_matrix
+
+    c = CooccurrenceCounter(n_labels=delicious.Y.shape[1]).update(delicious.Y)
+    for pmi in ("zero", "smoothed"):
+        S64, off64 = pmi_matrix(c, pmi=pmi, diagonal="self_information")
+        S32, off32 = pmi_matrix(c, pmi=pmi, diagonal="self_information", dtype=np.float32)
+        assert S32.dtype == np.float32 and off32 == off64
+        np.testing.assert_allclose(S32.toarray(), S64.toarray(), rtol=1e-6, atol=1e-6)
