@@ -1,112 +1,72 @@
-"""Benchmark: labelsphere's PMI label embedding against the plain dense pipeline, at scale.
+"""Benchmark: fitting PMI label embeddings and counting co-occurrences at 17k, 100k and 1M labels.
 
 Usage (from the repository root)::
 
-    python benchmarks/embedding_scale.py                 # full size, writes docs/benchmarks/
-    python benchmarks/embedding_scale.py --quick         # smoke run, small sizes (seconds)
-    python benchmarks/embedding_scale.py --dims 128 --repeats 5 --out /tmp/scale.json
+    python benchmarks/embedding_scale.py                        # 17k and 100k labels
+    python benchmarks/embedding_scale.py --sizes 17k 100k 1m    # and 1M (tens of minutes)
+    python benchmarks/embedding_scale.py --quick                # smoke run (3k labels)
 
-Two pipelines turn a multi-hot label matrix Y (n_samples x n_labels, CSR) into label
-embeddings E (n_labels x d), d = ``--dims`` (default 256):
+Writes the markdown table to stdout, the JSON to ``--out`` (default
+``docs/benchmarks/embedding_scale.json``) and a PNG beside it.
 
-* **labelsphere**: ``LabelEmbedding(n_components=d, random_state=0).fit(Y)``. For L > 2,000
-  labels the "auto" solver counts co-occurrences sparsely, builds the PMI matrix as a sparse
-  matrix and runs a randomized symmetric eigensolver on it: nothing L x L is ever dense.
-* **plain**: what one writes with numpy/scikit-learn: ``C = (Y.T @ Y).toarray()`` (sparse
-  product, then dense), dense PMI ``log(C_ij N / (c_i c_j))`` with never co-occurring pairs
-  (log 0 = -inf) set to 0 and zero-count labels zeroed (the diagonal is then log(N / c_i), the
-  self-information, because C_ii = c_i), then
-  ``sklearn.utils.extmath.randomized_svd(PMI, n_components=d, random_state=0)`` and
-  ``E = U * sqrt(S)``. The PMI is computed in place, in row blocks, so the baseline holds one
-  dense L x L array and nothing more: its time and memory are those of a careful
-  implementation, not of a naive one with several L x L temporaries. It runs in float64, or in
-  float32 when float64 would not fit in the memory available (checked from /proc/meminfo
-  before each run; ``--plain-dtype`` forces one), or is reported as ``skipped: memory``.
+Data
+----
+Seeded power-law labels with latent topics (``generate_synthetic``; ``--seed``, default 0),
+generated in chunks of a million samples so that even 20M samples fit in memory:
 
-Data sets
----------
-1. **Synthetic power-law labels with latent topics** (seeded, ``--seed``, default 0; built in
-   well under a second by vectorised numpy, see ``generate_synthetic``): L = 17,000 labels,
-   N = 300,000 training samples plus 2,000 held-out samples, 500 latent topics.
+=====  ============  ==========  ========
+size   labels (L)    samples N   topics
+=====  ============  ==========  ========
+17k    17,000        300,000     500
+100k   100,000       2,000,000   3,000
+1m     1,000,000     20,000,000  29,400
+=====  ============  ==========  ========
 
-   * Label popularity follows a Zipf law, p_l proportional to 1 / rank^1.0, over a random
-     permutation of the label ids. Each label belongs to one topic (uniformly at random, ~34
-     labels per topic); topic popularity is Zipf with exponent 0.8.
-   * Each sample picks 1 or 2 topics (probability 1/2 each), then makes 1 + Poisson(7) label
-     draws: 90% from one of its topics (chosen uniformly among the sample's topics; within a
-     topic labels are drawn in proportion to their global popularity), 10% from the global
-     Zipf distribution (noise). Repeated draws collapse to one label, which leaves about 6
-     distinct labels per sample on average.
+Label popularity is Zipf (exponent 1) over a random permutation of the ids; each label belongs
+to one topic (about 34 labels per topic), topic popularity is Zipf (0.8). Each sample picks 1
+or 2 topics, then 1 + Poisson(7) label draws, 90% from its topics (in proportion to label
+popularity), 10% from the global Zipf law; repeats collapse, leaving ~6 labels per sample.
 
-   So labels co-occur in a structured, low-rank-plus-noise way, as in real tag data. The
-   realised statistics (labels used, mean labels per sample, co-occurring pairs) are printed
-   and stored in the JSON.
-2. **debian-depends** (real): each Debian package's dependency list as its label set, 55,851
-   samples and 35,437 labels (``min_count=1``), read from ``<data-dir>/debian-depends/
-   depends.jsonl.gz``. ``--data-dir`` defaults to ``$LABELSPHERE_DATA`` or ``../shared/data``
-   next to the repository. ``labelsphere.data.load_dataset`` is used when it exists and returns
-   a multi-hot matrix; otherwise the script parses the file itself. The dense plain pipeline
-   needs an L x L array here: 10 GB in float64.
+Contenders (each fit in its own fresh process, the order alternating between repeats)
+-----------------------------------------------------------------------------------
+* **labelsphere**: ``LabelEmbedding(n_components=d, random_state=0, n_iter=...).fit(Y)``:
+  exact int64 counts (upper triangle, int32 indices), float32 PMI sharing the counts' indices,
+  randomized block Krylov on the upper triangle (``--ls-iter``, default: the library default).
+* **plain**: what one writes with scipy + scikit-learn: ``C = Yf.T @ Yf`` (float64 sparse),
+  ``C.data = log(C_ij N / (c_i c_j))`` on the co-occurring pairs (the same PMI as labelsphere's
+  defaults: ``pmi="zero"``, zero diagonal), then ``randomized_svd(C, d, n_iter=...,
+  random_state=0)`` (``--plain-iter``, default 4) and ``E = U sqrt(S)``.
 
-Timing
-------
-Each repeat runs each pipeline once, in a fresh worker process (this script re-invoked with
-the hidden ``--worker`` flag), and the order alternates from repeat to repeat (labelsphere
-first on even repeats, plain first on odd ones), so slow drifts on a shared machine hit both
-sides alike. The time is the wall-clock of the pipeline only (from the CSR matrix in memory to
-E), not of the process start, imports or data loading. The table gives medians over
-``--repeats`` and the median of the per-repeat ratios labelsphere / plain (measured side by
-side, so less noisy than the ratio of medians, which the JSON also holds).
+Both produce the PMI matrix M's top-d eigenpairs by magnitude. **Subspace accuracy** is measured
+the same way for both, in a separate process, from the saved embedding alone: the columns of E
+normalised are the eigenvector estimates V, the Rayleigh quotients ``lambda_i = v_i^T M v_i``
+their eigenvalues, and the residual is ``||M V - V Lambda||_F / ||Lambda||_F`` (float64, M
+built by labelsphere from the same counts; both pipelines' PMI is the same matrix).
 
-BLAS threads are left at the library default (OpenBLAS: one per core) unless
-``--blas-threads N`` is given. On a small machine shared with other work that matters: when
-another process holds a core, multi-threaded OpenBLAS can slow down many times over (a
-3,000 x 384 QR went from 0.08 s to 5.7 s in a trial here), and it hits many medium-sized
-calls (labelsphere's QRs) harder than a few huge GEMMs (the plain pipeline).
-``--blas-threads 1`` gives steadier, contention-proof numbers.
+Time is the wall clock of the fit in the worker (from the CSR matrix in memory to E), and its
+CPU time (``time.process_time``): on a shared machine the CPU time is the steadier of the two.
+Peak memory is the worker's resident-set high-water mark over its baseline after loading Y
+(``VmHWM - VmRSS`` after resetting the mark through ``/proc/self/clear_refs``).
 
-Peak memory
------------
-Each measurement runs in a fresh worker process, which imports everything and loads Y first.
-It then resets the kernel's resident-set high-water mark of the process (writing ``5`` to
-``/proc/self/clear_refs``), reads the current resident set (``VmRSS`` in
-``/proc/self/status``) as the baseline, runs the pipeline and reads the high-water mark
-(``VmHWM``). ``peak extra RSS = VmHWM - baseline`` is the extra memory the pipeline held at
-its peak, whoever allocated it: most of it comes from scipy's C++ sparse code, BLAS and LAPACK,
-which tracemalloc only partly sees, so RSS is used rather than tracemalloc.
-
-``resource.getrusage(RUSAGE_SELF).ru_maxrss`` is not used for the difference (it is still
-recorded, for reference) because on Linux it is not a per-process measure after fork + exec:
-the kernel carries the parent's high-water mark into the child's ``ru_maxrss``, so a worker
-started by a parent that had already used, say, 300 MiB reports at least 300 MiB whatever it
-does, and ``ru_maxrss(after) - ru_maxrss(before)`` under-reports (a 72 MiB dense array showed
-up as +4 MiB in a trial). Where ``/proc`` is unavailable (not Linux) the script falls back to
-that ru_maxrss difference and says so in the JSON (``memory_method``). A fresh process per
-measurement also keeps allocator caches of an earlier run from hiding later allocations.
-
-Quality check
--------------
-A speedup bought with worse embeddings would not count, so both embeddings are scored by
-their *oracle* precision: a sample's label set is encoded as the L2-normalised sum of its
-labels' rows of E and decoded back by inner product with every label
-(``labelsphere.decode.topk_similar``, top 5): P@1 and P@5 against the true set. On the
-synthetic data this uses the 2,000 held-out samples; on debian-depends (no split) 2,000
-random packages with at least one dependency. The embeddings of the first repeat are scored.
-
-Output: a markdown table on stdout, the JSON (``--out``) with every raw timing, medians,
-ratios, peak memory, data set statistics and machine information, and a PNG bar chart of the
-median times next to the JSON.
+Counting throughput
+-------------------
+The training labels are written as ``--n-shards`` JSONL shards of label names; then
+``labelsphere.counting.count_shards`` counts them (with the vocabulary given, so that counters
+merge) in 1 process, and in 2 processes each counting half the shards, whose saved counters the
+parent loads and merges. Samples per second = N / time, the time being the slowest worker's
+``count_shards`` call (reading, parsing, encoding, counting, saving its counter) plus, for 2
+processes, loading and merging the two counters; process start-up and imports are excluded
+(recorded in the JSON). The merged counts are checked equal to the 1-process counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
+import itertools
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -118,17 +78,15 @@ import numpy as np
 import scipy
 import scipy.sparse as sp
 import sklearn
-from tqdm import tqdm
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIPELINES = ("labelsphere", "plain")
-
-# Full-size synthetic data set, and the --quick smoke size.
-FULL = {"n_samples": 300_000, "n_labels": 17_000, "n_topics": 500, "n_heldout": 2_000}
-QUICK = {"n_samples": 20_000, "n_labels": 3_000, "n_topics": 100, "n_heldout": 500}
-QUICK_REAL_LABELS = 3_000  # --quick keeps only debian-depends' most frequent labels
-N_EVAL_REAL = 2_000
-TOPK = 5
+SIZES = {
+    "quick": {"n_labels": 3_000, "n_samples": 30_000, "n_topics": 90},
+    "17k": {"n_labels": 17_000, "n_samples": 300_000, "n_topics": 500},
+    "100k": {"n_labels": 100_000, "n_samples": 2_000_000, "n_topics": 3_000},
+    "1m": {"n_labels": 1_000_000, "n_samples": 20_000_000, "n_topics": 29_400},
+}
 
 
 # ----------------------------------------------------------------------------- data
@@ -141,15 +99,16 @@ def generate_synthetic(
     zipf_topics: float = 0.8,
     extra_draws: float = 7.0,
     p_noise: float = 0.1,
+    chunk: int = 1_000_000,
 ) -> sp.csr_matrix:
-    """Power-law multi-hot labels with latent topics (see the module docstring), CSR int8."""
+    """Power-law multi-hot labels with latent topics (module docstring), CSR int8, int32 indices."""
     rng = np.random.default_rng(seed)
-    L, T, n = n_labels, n_topics, n_samples
+    L, T = n_labels, n_topics
     pop = 1.0 / np.arange(1, L + 1, dtype=np.float64) ** zipf_labels
     pop = pop[rng.permutation(L)]
     topic_of = rng.integers(0, T, L)
-    # Labels sorted by topic; topic t's within-topic CDF occupies the interval (t, t + 1], so a
-    # single searchsorted of (topic + uniform) draws a label from any sample's topic at once.
+    # Labels sorted by topic; topic t's within-topic CDF occupies (t, t + 1], so one
+    # searchsorted of (topic + uniform) draws a label from any sample's topic at once.
     order = np.lexsort((-pop, topic_of))
     w = pop[order]
     topic_mass = np.bincount(topic_of, weights=pop, minlength=T)
@@ -158,415 +117,341 @@ def generate_synthetic(
     tcdf /= tcdf[-1]
     gcdf = np.cumsum(pop)
     gcdf /= gcdf[-1]
-
-    n_topics_per_sample = rng.integers(1, 3, n)  # 1 or 2
-    topics = np.minimum(np.searchsorted(tcdf, rng.random((n, 2)), side="right"), T - 1)
-    draws = 1 + rng.poisson(extra_draws, n)
-    rows = np.repeat(np.arange(n), draws)
-    m = rows.size
-    pick = rng.integers(0, 2, m) * (n_topics_per_sample[rows] == 2)
-    u = topics[rows, pick] + rng.random(m)
-    labels = order[np.minimum(np.searchsorted(topic_cdf, u, side="right"), L - 1)]
-    noise = rng.random(m) < p_noise
-    labels[noise] = np.minimum(
-        np.searchsorted(gcdf, rng.random(int(noise.sum())), side="right"), L - 1
-    )
-    Y = sp.csr_matrix((np.ones(m, dtype=np.int32), (rows, labels)), shape=(n, L))
-    Y.sum_duplicates()
-    Y.data[:] = 1
-    Y = Y.astype(np.int8)
+    del pop, topic_of, w
+    parts = []
+    for c0 in range(0, n_samples, chunk):
+        n = min(chunk, n_samples - c0)
+        r = np.random.default_rng([seed, 1 + c0 // chunk])
+        n_topics_per_sample = r.integers(1, 3, n)  # 1 or 2
+        topics = np.minimum(np.searchsorted(tcdf, r.random((n, 2)), side="right"), T - 1)
+        draws = 1 + r.poisson(extra_draws, n)
+        rows = np.repeat(np.arange(n, dtype=np.int32), draws)
+        m = rows.size
+        pick = r.integers(0, 2, m) * (n_topics_per_sample[rows] == 2)
+        u = topics[rows, pick] + r.random(m)
+        labels = order[np.minimum(np.searchsorted(topic_cdf, u, side="right"), L - 1)]
+        noise = r.random(m) < p_noise
+        labels[noise] = np.minimum(
+            np.searchsorted(gcdf, r.random(int(noise.sum())), side="right"), L - 1
+        )
+        Y = sp.csr_matrix(
+            (np.ones(m, dtype=np.int8), (rows, labels.astype(np.int32))), shape=(n, L)
+        )
+        Y.sum_duplicates()
+        Y.data[:] = 1
+        parts.append(Y)
+    Y = sp.vstack(parts, format="csr")
     Y.sort_indices()
     return Y
 
 
-def label_stats(Y: sp.csr_matrix) -> dict[str, Any]:
-    """N, L, labels used, mean labels per sample and co-occurring label pairs (i < j)."""
-    c = np.bincount(Y.indices, minlength=Y.shape[1])
-    Yf = Y.astype(np.float32)
-    pairs = sp.triu(Yf.T @ Yf, k=1).nnz
-    return {
-        "n_samples": int(Y.shape[0]),
-        "n_labels": int(Y.shape[1]),
-        "labels_used": int((c > 0).sum()),
-        "mean_labels_per_sample": float(Y.nnz / max(Y.shape[0], 1)),
-        "cooccurring_pairs": int(pairs),
-        "nnz": int(Y.nnz),
-    }
-
-
-def default_data_dir() -> Path:
-    env = os.environ.get("LABELSPHERE_DATA")
-    return Path(env) if env else (REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
-def _as_multihot(obj: Any) -> sp.csr_matrix | None:
-    """Find the multi-hot label matrix in whatever ``load_dataset`` returned (or None)."""
-    if sp.issparse(obj):
-        return sp.csr_matrix(obj)
-    if isinstance(obj, dict):
-        for key in ("Y", "y", "labels"):
-            if key in obj:
-                return _as_multihot(obj[key])
-    for attr in ("Y", "y", "labels"):
-        if hasattr(obj, attr):
-            found = _as_multihot(getattr(obj, attr))
-            if found is not None:
-                return found
-    if isinstance(obj, (tuple, list)) and 0 < len(obj) <= 4:
-        for item in obj:
-            if sp.issparse(item):
-                return sp.csr_matrix(item)
-    return None
-
-
-def load_debian(data_dir: Path) -> tuple[sp.csr_matrix, str]:
-    """debian-depends as a CSR multi-hot matrix and the name of the loader that produced it."""
-    try:
-        from labelsphere.data import load_dataset  # type: ignore[import-not-found]
-
-        Y = _as_multihot(load_dataset("debian-depends", split="all", data_dir=data_dir))
-        if Y is not None:
-            return Y.astype(np.int8), "labelsphere.data.load_dataset"
-    except ImportError:
-        pass
-    from labelsphere.labels import LabelVocabulary
-
-    path = data_dir / "debian-depends" / "depends.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        lists = [json.loads(line)["depends"] for line in f if line.strip()]
-    vocab = LabelVocabulary.from_lists(lists, min_count=1)
-    return vocab.encode(lists), "parsed depends.jsonl.gz (LabelVocabulary, min_count=1)"
-
-
 # ----------------------------------------------------------------------------- pipelines
-def labelsphere_embedding(Y: sp.csr_matrix, d: int) -> np.ndarray:
+def labelsphere_embedding(Y: sp.csr_matrix, d: int, n_iter: int | None) -> np.ndarray:
     from labelsphere import LabelEmbedding
 
-    return LabelEmbedding(n_components=d, random_state=0).fit(Y).embeddings_
+    kw = {} if n_iter is None else {"n_iter": n_iter}
+    return LabelEmbedding(n_components=d, random_state=0, **kw).fit(Y).embeddings_
 
 
-def labelsphere_fingerprint(d: int) -> dict[str, Any]:
-    """The estimator's parameters in effect and a hash of the fitting code (drift detection)."""
-    import hashlib
-
-    import labelsphere.cooccurrence
-    import labelsphere.embedding
-    from labelsphere import LabelEmbedding
-
-    h = hashlib.sha256()
-    for mod in (labelsphere.embedding, labelsphere.cooccurrence):
-        h.update(Path(str(mod.__file__)).read_bytes())
-    params = LabelEmbedding(n_components=d, random_state=0).get_params()
-    return {"params": {k: repr(v) for k, v in params.items()}, "source_sha256": h.hexdigest()[:16]}
-
-
-def plain_embedding(Y: sp.csr_matrix, d: int, dtype: str = "float64") -> np.ndarray:
-    """Dense co-occurrence -> dense PMI (in place, row blocks) -> randomized_svd -> U sqrt(S)."""
+def plain_embedding(Y: sp.csr_matrix, d: int, n_iter: int) -> np.ndarray:
+    """scipy sparse PMI of the co-occurring pairs (zero diagonal) + sklearn randomized_svd."""
     from sklearn.utils.extmath import randomized_svd
 
-    Yf = Y.astype(dtype)
-    N = Y.shape[0]
-    C = (Yf.T @ Yf).toarray()  # L x L dense; from here on C holds the PMI
+    N, L = Y.shape
+    Yf = Y.astype(np.float64)
+    C = (Yf.T @ Yf).tocsr()
     del Yf
-    c = C.diagonal().copy()  # label counts c_i = C_ii
-    c_safe = np.where(c > 0, c, 1).astype(dtype)  # zero-count labels: all-zero rows anyway
-    inv_c = (1.0 / c_safe).astype(dtype)
-    L = C.shape[0]
-    block = max(1, (64 << 20) // max(C.itemsize * L, 1))  # ~64 MiB of rows at a time
-    for r0 in range(0, L, block):
-        B = C[r0 : r0 + block]
-        B *= (N * inv_c[r0 : r0 + block])[:, None]
-        B *= inv_c[None, :]
-        # log(C N / c_i c_j) where the pair co-occurs; log 0 = -inf pairs (and zero-count
-        # labels' rows/columns) are left at 0. The diagonal becomes log(N / c_i).
-        np.log(B, out=B, where=B > 0)
-    U, S, _ = randomized_svd(C, n_components=d, random_state=0)
+    c = C.diagonal().copy()
+    rows = np.repeat(np.arange(L, dtype=np.int32), np.diff(C.indptr))
+    C.data = np.log(C.data * (N / (c[rows] * c[C.indices])))
+    C.data[rows == C.indices] = 0.0  # labelsphere's default diagonal
+    del rows
+    C.eliminate_zeros()
+    U, S, _ = randomized_svd(C, n_components=d, n_iter=n_iter, random_state=0)
     return (U * np.sqrt(S)[None, :]).astype(np.float32)
 
 
-def _maxrss_bytes() -> int:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(rss) * (1 if sys.platform == "darwin" else 1024)  # KiB on Linux
-
-
-def _proc_status_bytes(*keys: str) -> dict[str, int] | None:
-    """``VmRSS``/``VmHWM`` etc. of this process from /proc/self/status (Linux), in bytes."""
-    try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
+def _proc_status() -> dict[str, int]:
     out = {}
-    for line in text.splitlines():
+    for line in Path("/proc/self/status").read_text().splitlines():
         name, _, rest = line.partition(":")
-        if name in keys:
-            out[name] = int(rest.split()[0]) * 1024  # kB
-    return out if len(out) == len(keys) else None
+        if name in ("VmRSS", "VmHWM"):
+            out[name] = int(rest.split()[0]) * 1024
+    return out
 
 
-def _reset_peak_rss() -> bool:
-    """Reset this process's VmHWM to its current RSS (Linux >= 4.0); False if impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _proc_status_bytes("VmRSS", "VmHWM") is not None
-
-
-def worker_main(args: argparse.Namespace) -> None:
-    """Hidden ``--worker`` mode: one pipeline, one timing, one peak-memory reading."""
-    from sklearn.utils.extmath import randomized_svd  # noqa: F401  (import before baseline)
+def worker_fit(args: argparse.Namespace) -> None:
+    """Hidden worker: one fit, its wall and CPU time and peak extra RSS; saves E."""
+    from sklearn.utils.extmath import randomized_svd  # noqa: F401  (imported before baseline)
 
     import labelsphere.embedding  # noqa: F401
 
     Y = sp.load_npz(args.worker_y).tocsr()
-    use_proc = _reset_peak_rss()
-    status = _proc_status_bytes("VmRSS", "VmHWM") if use_proc else None
-    base_maxrss = _maxrss_bytes()
-    base = status["VmRSS"] if status else base_maxrss
-    t0 = time.perf_counter()
+    Path("/proc/self/clear_refs").write_text("5")
+    base = _proc_status()["VmRSS"]
+    t0, c0 = time.perf_counter(), time.process_time()
     if args.worker == "labelsphere":
-        E = labelsphere_embedding(Y, args.dims)
+        E = labelsphere_embedding(Y, args.dims, args.ls_iter)
     else:
-        E = plain_embedding(Y, args.dims, args.worker_dtype)
-    seconds = time.perf_counter() - t0
-    after = _proc_status_bytes("VmRSS", "VmHWM") if use_proc else None
-    peak = after["VmHWM"] if after else _maxrss_bytes()
-    if args.worker_emb:
-        np.save(args.worker_emb, np.ascontiguousarray(E, dtype=np.float32))
-    result = {
-        "seconds": seconds,
-        "peak_extra_bytes": max(peak - base, 0),
-        "peak_rss_bytes": peak,
-        "baseline_rss_bytes": base,
-        "memory_method": "VmHWM - VmRSS (clear_refs reset)" if after else "ru_maxrss delta",
-        "ru_maxrss_before_bytes": base_maxrss,
-        "ru_maxrss_after_bytes": _maxrss_bytes(),
-        "embedding_shape": list(E.shape),
-        "labelsphere": labelsphere_fingerprint(args.dims),
-    }
-    Path(args.worker_out).write_text(json.dumps(result))
+        E = plain_embedding(Y, args.dims, args.plain_iter)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = _proc_status()["VmHWM"]
+    np.save(args.worker_emb, np.ascontiguousarray(E, dtype=np.float32))
+    Path(args.worker_out).write_text(
+        json.dumps(
+            {"seconds": seconds, "cpu_seconds": cpu, "peak_extra_bytes": max(peak - base, 0)}
+        )
+    )
 
 
-def run_worker(
-    pipeline: str,
-    y_path: Path,
-    d: int,
-    dtype: str,
-    tmp: Path,
-    save_emb: Path | None,
-    blas_threads: int | None = None,
-) -> dict[str, Any]:
-    out = tmp / f"result-{pipeline}.json"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker",
-        pipeline,
-        "--worker-y",
-        str(y_path),
-        "--worker-out",
-        str(out),
-        "--worker-dtype",
-        dtype,
-        "--dims",
-        str(d),
-    ]
-    if save_emb is not None:
-        cmd += ["--worker-emb", str(save_emb)]
+def worker_residual(args: argparse.Namespace) -> None:
+    """Hidden worker: the eigen-residual of each saved embedding on the same PMI matrix."""
+    from labelsphere import CooccurrenceCounter
+    from labelsphere.embedding import _pmi_upper, _PMIOperator
+
+    Y = sp.load_npz(args.worker_y).tocsr()
+    counts = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y)
+    del Y
+    upper, offset = _pmi_upper(counts, "zero", "zero")
+    op = _PMIOperator(upper, offset, counts.label_counts_ > 0)
+    del counts, upper
+    out = {}
+    for path in args.worker_emb.split(","):
+        E = np.load(path)
+        num, lam2, cols = 0.0, 0.0, []
+        for a in range(0, E.shape[1], 32):  # column chunks: float64 temporaries stay small
+            V = E[:, a : a + 32].astype(np.float64)
+            V /= np.maximum(np.linalg.norm(V, axis=0), 1e-300)
+            MV = op.matmat(V)
+            lam = np.einsum("ij,ij->j", V, MV)
+            MV -= V * lam
+            r = np.linalg.norm(MV, axis=0)
+            num += float(np.sum(r**2))
+            lam2 += float(np.sum(lam**2))
+            cols.extend((r / np.abs(lam)).tolist())
+        out[path] = {
+            "residual": float(np.sqrt(num / lam2)),
+            "median_column_residual": float(np.median(cols)),
+            "max_column_residual": float(np.max(cols)),
+        }
+    Path(args.worker_out).write_text(json.dumps(out))
+
+
+def worker_count(args: argparse.Namespace) -> None:
+    """Hidden worker: count_shards over some shard files; saves the counter."""
+    from labelsphere import LabelVocabulary
+    from labelsphere.counting import count_shards
+
+    vocab = LabelVocabulary.load(args.worker_vocab)
+    files = args.worker_y.split(",")
+    t0 = time.perf_counter()
+    c = count_shards(files, vocabulary=vocab, progress=False)
+    c.save(args.worker_emb)
+    Path(args.worker_out).write_text(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - t0,
+                "count_seconds": c.seconds_,
+                "samples": c.n_samples_,
+                "samples_per_second": c.samples_per_second_,
+            }
+        )
+    )
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, str(Path(__file__).resolve()), *args]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait(proc: subprocess.Popen, what: str) -> None:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{what} worker failed (exit {proc.returncode}):\n{err[-4000:]}")
+
+
+def _env(blas_threads: int | None) -> dict[str, str]:
     env = dict(os.environ)
     if blas_threads:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(blas_threads)
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"{pipeline} worker failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
-        )
-    return json.loads(out.read_text())
+    return env
 
 
-# ----------------------------------------------------------------------------- measuring
-def mem_available_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def choose_plain_dtype(L: int, d: int, forced: str) -> tuple[str | None, str]:
-    """float64 if it fits in the available memory, else float32, else None (skip)."""
-    avail = mem_available_bytes()
-    margin = 2 << 30  # leave 2 GiB to the rest of the machine
-    candidates = ("float64", "float32") if forced == "auto" else (forced,)
-    for dtype in candidates:
-        item = np.dtype(dtype).itemsize
-        # The dense L x L array, randomized_svd's L x (d + 10) blocks (a few), slack.
-        need = item * L * L + 6 * item * L * (d + 10) + (256 << 20)
-        if avail is None or need + margin <= avail:
-            note = f"{dtype}: needs ~{need / 2**30:.1f} GiB"
-            if avail is not None:
-                note += f" of {avail / 2**30:.1f} GiB available"
-            return dtype, note
-    return None, (
-        f"skipped: memory (float32 alone needs {4 * L * L / 2**30:.1f} GiB, "
-        f"{(avail or 0) / 2**30:.1f} GiB available)"
-    )
-
-
-def oracle_precision(E: np.ndarray, Y: sp.csr_matrix, k: int = TOPK) -> dict[str, float]:
-    """Encode each label set as the normalised sum of its rows of E, decode top-k: P@1, P@k."""
-    from labelsphere.decode import topk_similar
-
-    Y = Y[np.diff(Y.indptr) > 0]
-    E = np.asarray(E, dtype=np.float32)
-    T = np.asarray(Y.astype(np.float32) @ E, dtype=np.float32)
-    norms = np.linalg.norm(T, axis=1, keepdims=True)
-    T = T / np.maximum(norms, 1e-12)
-    idx, _ = topk_similar(T, E, k)
-    hits = np.zeros(idx.shape, dtype=bool)
-    for i in range(Y.shape[0]):
-        true = Y.indices[Y.indptr[i] : Y.indptr[i + 1]]
-        hits[i] = np.isin(idx[i], true)
-    best = np.minimum(np.diff(Y.indptr), k) / k  # the most P@k can be (fewer labels than k)
-    return {
-        "p_at_1": float(hits[:, 0].mean()),
-        f"p_at_{k}": float(hits.sum(axis=1).mean() / k),
-        f"p_at_{k}_max_possible": float(best.mean()),
-        "n_eval": int(Y.shape[0]),
-    }
-
-
-def benchmark(
-    name: str,
-    Y: sp.csr_matrix,
-    Y_eval: sp.csr_matrix,
-    d: int,
-    repeats: int,
-    plain_dtype: str,
-    tmp: Path,
-    blas_threads: int | None = None,
-) -> dict[str, Any]:
-    y_path = tmp / f"{name}-Y.npz"
-    sp.save_npz(y_path, Y, compressed=False)
-    dtype, dtype_note = choose_plain_dtype(Y.shape[1], d, plain_dtype)
+# ----------------------------------------------------------------------------- one size
+def bench_fit(name: str, y_path: Path, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     raw: dict[str, list[dict[str, Any]]] = {p: [] for p in PIPELINES}
-    quality: dict[str, Any] = {}
-    skipped: dict[str, str] = {}
-    if dtype is None:
-        skipped["plain"] = dtype_note
-    print(f"[{name}] plain pipeline: {dtype_note}", flush=True)
-    steps = [
-        (r, p)
-        for r in range(repeats)
-        for p in (PIPELINES if r % 2 == 0 else PIPELINES[::-1])
-        if p not in skipped
-    ]
-    for r, p in tqdm(steps, desc=f"{name}: fits", unit="fit"):
-        emb_path = tmp / f"{name}-{p}-E.npy" if r == 0 else None
-        res = run_worker(p, y_path, d, dtype or "float64", tmp, emb_path, blas_threads)
-        res["repeat"] = r
-        raw[p].append(res)
-        tqdm.write(
-            f"  repeat {r} {p:11s} {res['seconds']:8.2f} s  "
-            f"peak +{res['peak_extra_bytes'] / 2**20:8.0f} MiB"
-        )
-        if emb_path is not None:
-            quality[p] = oracle_precision(np.load(emb_path), Y_eval)
-            emb_path.unlink()
-    y_path.unlink()
-
+    emb: dict[str, Path] = {}
+    for r in range(args.repeats):
+        for p in PIPELINES if r % 2 == 0 else PIPELINES[::-1]:
+            out, e = tmp / f"{name}-{p}.json", tmp / f"{name}-{p}-E.npy"
+            wargs = ["--worker", p, "--worker-y", str(y_path), "--worker-out", str(out)]
+            wargs += ["--worker-emb", str(e), "--dims", str(args.dims)]
+            wargs += ["--plain-iter", str(args.plain_iter)]
+            if args.ls_iter is not None:
+                wargs += ["--ls-iter", str(args.ls_iter)]
+            _wait(_run(wargs, _env(args.blas_threads)), p)
+            res = json.loads(out.read_text())
+            res["repeat"] = r
+            raw[p].append(res)
+            emb[p] = e
+            print(
+                f"  [{name}] repeat {r} {p:11s} {res['seconds']:8.1f} s wall "
+                f"{res['cpu_seconds']:8.1f} s CPU  peak +{res['peak_extra_bytes'] / 2**20:7.0f} MiB",
+                flush=True,
+            )
+    out = tmp / f"{name}-residual.json"
+    wargs = ["--worker", "residual", "--worker-y", str(y_path), "--worker-out", str(out)]
+    wargs += ["--worker-emb", ",".join(str(emb[p]) for p in PIPELINES)]
+    _wait(_run(wargs, _env(args.blas_threads)), "residual")
+    resid = json.loads(out.read_text())
     summary: dict[str, Any] = {}
     for p in PIPELINES:
         runs = raw[p]
-        if not runs:
-            summary[p] = {"skipped": skipped.get(p, "not run")}
-            continue
-        secs = [x["seconds"] for x in runs]
         summary[p] = {
-            "seconds": secs,
-            "median_seconds": float(np.median(secs)),
-            "peak_extra_mib": [x["peak_extra_bytes"] / 2**20 for x in runs],
-            "median_peak_extra_mib": float(np.median([x["peak_extra_bytes"] for x in runs]))
-            / 2**20,
+            "n_iter": args.plain_iter if p == "plain" else (args.ls_iter or _ls_default_iter()),
+            "median_seconds": float(np.median([x["seconds"] for x in runs])),
+            "median_cpu_seconds": float(np.median([x["cpu_seconds"] for x in runs])),
             "max_peak_extra_mib": max(x["peak_extra_bytes"] for x in runs) / 2**20,
-            "quality": quality.get(p),
+            **resid[str(emb[p])],
             "raw": runs,
         }
-    prints = {json.dumps(x["labelsphere"], sort_keys=True) for p in PIPELINES for x in raw[p]}
-    summary["labelsphere_code"] = [json.loads(x) for x in sorted(prints)]
-    if len(prints) > 1:
-        summary["warning"] = "labelsphere's code or defaults changed during this run"
-        print(f"[{name}] WARNING: {summary['warning']}", flush=True)
-    summary["plain"]["dtype"] = dtype
-    summary["plain"]["dtype_note"] = dtype_note
-    if raw["plain"]:
-        ratios = [
-            a["seconds"] / b["seconds"]
-            for a, b in zip(
-                sorted(raw["labelsphere"], key=lambda x: x["repeat"]),
-                sorted(raw["plain"], key=lambda x: x["repeat"]),
-                strict=True,
-            )
-        ]
-        summary["ratio_per_repeat"] = ratios
-        summary["median_ratio"] = float(np.median(ratios))
-        summary["ratio_of_medians"] = (
-            summary["labelsphere"]["median_seconds"] / summary["plain"]["median_seconds"]
-        )
-        summary["memory_ratio"] = (
-            summary["labelsphere"]["max_peak_extra_mib"] / summary["plain"]["max_peak_extra_mib"]
-        )
+        emb[p].unlink()
+    ls, pl = summary["labelsphere"], summary["plain"]
+    summary["time_ratio"] = ls["median_seconds"] / pl["median_seconds"]
+    summary["cpu_ratio"] = ls["median_cpu_seconds"] / pl["median_cpu_seconds"]
+    summary["memory_ratio"] = ls["max_peak_extra_mib"] / pl["max_peak_extra_mib"]
+    summary["ratio_per_repeat"] = [
+        a["seconds"] / b["seconds"] for a, b in zip(raw["labelsphere"], raw["plain"], strict=True)
+    ]
     return summary
 
 
-# ----------------------------------------------------------------------------- reporting
-def markdown_table(results: dict[str, Any], d: int) -> str:
-    lines = [
-        f"| data set | N | L | pipeline | median time (s) | per-repeat times (s) | "
-        f"peak extra RSS (MiB) | P@1 | P@{TOPK} |",
-        "|---|---:|---:|---|---:|---|---:|---:|---:|",
-    ]
-    for name, res in results["datasets"].items():
-        st = res["stats"]
-        for p in PIPELINES:
-            s = res[p]
-            label = p if p == "labelsphere" else f"plain ({s.get('dtype')})"
-            if "skipped" in s:
-                lines.append(
-                    f"| {name} | {st['n_samples']:,} | {st['n_labels']:,} | plain | "
-                    f"{s['skipped']} | | | | |"
-                )
-                continue
-            q = s.get("quality") or {}
-            lines.append(
-                f"| {name} | {st['n_samples']:,} | {st['n_labels']:,} | {label} | "
-                f"{s['median_seconds']:.2f} | {', '.join(f'{x:.2f}' for x in s['seconds'])} | "
-                f"{s['max_peak_extra_mib']:,.0f} | {q.get('p_at_1', float('nan')):.3f} | "
-                f"{q.get(f'p_at_{TOPK}', float('nan')):.3f} |"
+def _ls_default_iter() -> int:
+    from labelsphere import LabelEmbedding
+
+    return int(LabelEmbedding().n_iter)
+
+
+def write_shards(Y: sp.csr_matrix, directory: Path, n_shards: int) -> list[Path]:
+    """The label sets as JSONL shards of names ``t<id>``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    names = np.array([f"t{j}" for j in range(Y.shape[1])], dtype=object)
+    paths = []
+    bounds = np.linspace(0, Y.shape[0], n_shards + 1).astype(int)
+    for s, (a, b) in enumerate(itertools.pairwise(bounds)):
+        path = directory / f"shard-{s:03d}.jsonl"
+        with open(path, "w", encoding="utf-8") as f:
+            ip, ix = Y.indptr, Y.indices
+            f.writelines(
+                json.dumps({"labels": names[ix[ip[i] : ip[i + 1]]].tolist()}) + "\n"
+                for i in range(a, b)
             )
-        if "median_ratio" in res:
-            target = "met" if res["median_ratio"] <= 0.2 else "NOT met"
-            lines.append(
-                f"| {name} | | | **labelsphere / plain** | **{res['median_ratio']:.3f}×** "
-                f"(median of per-repeat ratios; ≤ 0.2 target {target} at d={d}) | "
-                f"{', '.join(f'{x:.3f}' for x in res['ratio_per_repeat'])} | "
-                f"{res['memory_ratio']:.3f}× | | |"
-            )
-    notes = []
-    for name, res in results["datasets"].items():
-        for code in res.get("labelsphere_code", []):
-            params = ", ".join(f"{k}={v.strip(chr(39))}" for k, v in sorted(code["params"].items()))
-            notes.append(f"{name}: labelsphere {params} (code {code['source_sha256']})")
-        if res.get("warning"):
-            notes.append(f"{name}: WARNING: {res['warning']}")
-    notes.append(
-        "plain: dense PMI with diagonal log(N/c_i), randomized_svd defaults (n_oversamples=10, "
-        "n_iter='auto'), E = U sqrt(S); oracle P@k decodes by dot product for both."
+        paths.append(path)
+    return paths
+
+
+def bench_counting(
+    name: str, Y: sp.csr_matrix, tmp: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    from labelsphere import CooccurrenceCounter, LabelVocabulary
+
+    t0 = time.perf_counter()
+    shards = write_shards(Y, tmp / f"{name}-shards", args.n_shards)
+    write_s = time.perf_counter() - t0
+    vocab = LabelVocabulary([f"t{j}" for j in range(Y.shape[1])])
+    vocab_path = tmp / f"{name}-vocab.json"
+    vocab.save(vocab_path)
+    n = Y.shape[0]
+    halves = [shards[: len(shards) // 2], shards[len(shards) // 2 :]]
+    results: dict[str, Any] = {"n_shards": len(shards), "write_seconds": write_s}
+    counters = {}
+    for procs in (1, 2):
+        groups = [shards] if procs == 1 else halves
+        t0 = time.perf_counter()
+        running = []
+        for g, files in enumerate(groups):
+            out, ckpt = tmp / f"{name}-count{procs}-{g}.json", tmp / f"{name}-c{procs}-{g}.st"
+            wargs = ["--worker", "count", "--worker-y", ",".join(map(str, files))]
+            wargs += ["--worker-out", str(out), "--worker-emb", str(ckpt)]
+            wargs += ["--worker-vocab", str(vocab_path)]
+            running.append((_run(wargs, _env(1)), out, ckpt))
+        for proc, _, _ in running:
+            _wait(proc, "count")
+        wall = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        merged = CooccurrenceCounter.load(running[0][2])
+        for _, _, ckpt in running[1:]:
+            merged.merge(CooccurrenceCounter.load(ckpt))
+        merge_s = time.perf_counter() - t1
+        counters[procs] = merged
+        workers = [json.loads(out.read_text()) for _, out, _ in running]
+        # Counting time: the slowest worker's count_shards call (reading, encoding, counting,
+        # saving its counter), plus loading and merging; process start-up and imports excluded.
+        seconds = max(w["seconds"] for w in workers) + (merge_s if procs > 1 else 0.0)
+        results[f"{procs}_process"] = {
+            "seconds": seconds,
+            "samples_per_second": n / seconds,
+            "merge_seconds": merge_s,
+            "wall_seconds_with_startup": wall + merge_s,
+            "workers": workers,
+        }
+        print(
+            f"  [{name}] counting, {procs} process(es): {seconds:.1f} s, {n / seconds:,.0f} samples/s",
+            flush=True,
+        )
+    a, b = counters[1], counters[2]
+    same = (
+        a.n_samples_ == b.n_samples_ == n
+        and np.array_equal(a.label_counts_, b.label_counts_)
+        and (a.pair_counts(full=False) != b.pair_counts(full=False)).nnz == 0
     )
-    return "\n".join(lines + [""] + [f"- {n}" for n in notes])
+    results["merged_equals_one_process"] = bool(same)
+    results["speedup"] = results["1_process"]["seconds"] / results["2_process"]["seconds"]
+    return results
+
+
+# ----------------------------------------------------------------------------- reporting
+def markdown_table(results: dict[str, Any]) -> str:
+    d = results["config"]["dims"]
+    lines = [
+        f"| labels | samples | pairs | pipeline | n_iter | fit time (s) | CPU time (s) | "
+        f"peak extra RSS (MiB) | residual (d={d}) |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, res in results["sizes"].items():
+        st = res["stats"]
+        f = res["fit"]
+        for p in PIPELINES:
+            s = f[p]
+            lines.append(
+                f"| {st['n_labels']:,} | {st['n_samples']:,} | {st['cooccurring_pairs']:,} | "
+                f"{p} | {s['n_iter']} | {s['median_seconds']:.1f} | {s['median_cpu_seconds']:.1f} | "
+                f"{s['max_peak_extra_mib']:,.0f} | {s['residual']:.4f} |"
+            )
+        lines.append(
+            f"| {name} | | | **labelsphere / plain** | | **{f['time_ratio']:.2f}×** | "
+            f"**{f['cpu_ratio']:.2f}×** | **{f['memory_ratio']:.2f}×** | "
+            f"{f['labelsphere']['residual'] / f['plain']['residual']:.2f}× |"
+        )
+    lines += [
+        "",
+        "| labels | samples | shards | 1 process (samples/s) | 2 processes + merge (samples/s) | "
+        "speedup | merged = 1-process counts |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for _name, res in results["sizes"].items():
+        c = res.get("counting")
+        if not c:
+            continue
+        st = res["stats"]
+        lines.append(
+            f"| {st['n_labels']:,} | {st['n_samples']:,} | {c['n_shards']} | "
+            f"{c['1_process']['samples_per_second']:,.0f} | "
+            f"{c['2_process']['samples_per_second']:,.0f} | {c['speedup']:.2f}× | "
+            f"{'yes' if c['merged_equals_one_process'] else 'NO'} |"
+        )
+    return "\n".join(lines)
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -575,35 +460,34 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(results["datasets"])
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    width = 0.38
+    names = list(results["sizes"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     colors = {"labelsphere": "#1f77b4", "plain": "#aaaaaa"}
-    for k, p in enumerate(PIPELINES):
-        vals = [results["datasets"][n][p].get("median_seconds", np.nan) for n in names]
-        xs = np.arange(len(names)) + (k - 0.5) * width
-        bars = ax.bar(xs, vals, width, label=p, color=colors[p])
-        for b, v in zip(bars, vals, strict=True):
-            txt = "skipped" if np.isnan(v) else f"{v:.1f}s"
-            ax.annotate(
-                txt,
-                (b.get_x() + b.get_width() / 2, 0 if np.isnan(v) else v),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-            )
-    ax.set_xticks(np.arange(len(names)))
-    ax.set_xticklabels(
-        [
-            f"{n}\nL={results['datasets'][n]['stats']['n_labels']:,}, "
-            f"N={results['datasets'][n]['stats']['n_samples']:,}"
-            for n in names
-        ],
-        fontsize=8,
+    width = 0.38
+    for ax, key, label in (
+        (axes[0], "median_seconds", "fit time (s)"),
+        (axes[1], "max_peak_extra_mib", "peak extra RSS (MiB)"),
+    ):
+        for k, p in enumerate(PIPELINES):
+            vals = [results["sizes"][n]["fit"][p][key] for n in names]
+            xs = np.arange(len(names)) + (k - 0.5) * width
+            bars = ax.bar(xs, vals, width, label=p, color=colors[p])
+            for b, v in zip(bars, vals, strict=True):
+                ax.annotate(
+                    f"{v:,.0f}",
+                    (b.get_x() + b.get_width() / 2, v),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                )
+        ax.set_xticks(np.arange(len(names)))
+        ax.set_xticklabels([f"L={results['sizes'][n]['stats']['n_labels']:,}" for n in names])
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    fig.suptitle(
+        f"PMI label embedding, d={results['config']['dims']} (residuals in the JSON)", fontsize=10
     )
-    ax.set_ylabel("median fit time (s)")
-    ax.set_title(f"PMI label embedding, d={results['config']['dims']}", fontsize=10)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -618,19 +502,11 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    avail = mem_available_bytes()
-    total = None
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        pass
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": cpu,
-        "mem_total_gib": None if total is None else round(total / 2**30, 1),
-        "mem_available_gib_at_start": None if avail is None else round(avail / 2**30, 1),
+        "load_average_at_start": list(os.getloadavg()),
         "python": platform.python_version(),
-        "platform": platform.platform(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "sklearn": sklearn.__version__,
@@ -642,130 +518,85 @@ def machine_info() -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "docs/benchmarks/embedding_scale.json")
-    ap.add_argument("--data-dir", type=Path, default=default_data_dir())
+    ap.add_argument("--sizes", nargs="+", default=["17k", "100k"], choices=list(SIZES))
+    ap.add_argument("--quick", action="store_true", help="the 3k-label smoke size only")
     ap.add_argument("--dims", type=int, default=256)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
-    ap.add_argument("--quick", action="store_true", help="small smoke-test sizes")
-    ap.add_argument("--skip-real", action="store_true", help="synthetic data only")
-    ap.add_argument(
-        "--plain-dtype",
-        choices=("auto", "float64", "float32"),
-        default="auto",
-        help="dtype of the dense plain pipeline (auto: float64 if it fits in memory)",
-    )
-    ap.add_argument(
-        "--blas-threads",
-        type=int,
-        default=None,
-        help="set OPENBLAS/OMP/MKL_NUM_THREADS in the workers (default: library default)",
-    )
-    # Hidden worker mode (one pipeline in a fresh process, for peak-memory measurement).
-    ap.add_argument("--worker", choices=PIPELINES, help=argparse.SUPPRESS)
-    ap.add_argument("--worker-y", help=argparse.SUPPRESS)
-    ap.add_argument("--worker-out", help=argparse.SUPPRESS)
-    ap.add_argument("--worker-emb", help=argparse.SUPPRESS)
-    ap.add_argument("--worker-dtype", default="float64", help=argparse.SUPPRESS)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--plain-iter", type=int, default=4, help="randomized_svd n_iter")
+    ap.add_argument("--ls-iter", type=int, default=None, help="LabelEmbedding n_iter")
+    ap.add_argument("--n-shards", type=int, default=8)
+    ap.add_argument("--skip-counting", action="store_true")
+    ap.add_argument("--blas-threads", type=int, default=None)
+    ap.add_argument("--worker", choices=(*PIPELINES, "residual", "count"), help=argparse.SUPPRESS)
+    for hidden in ("--worker-y", "--worker-out", "--worker-emb", "--worker-vocab"):
+        ap.add_argument(hidden, help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.worker:
-        worker_main(args)
-        return
-    size = QUICK if args.quick else FULL
-    d = args.dims
+    if args.worker in PIPELINES:
+        return worker_fit(args)
+    if args.worker == "residual":
+        return worker_residual(args)
+    if args.worker == "count":
+        return worker_count(args)
+    sizes = ["quick"] if args.quick else args.sizes
     results: dict[str, Any] = {
         "config": {
-            "dims": d,
+            "dims": args.dims,
             "repeats": args.repeats,
             "seed": args.seed,
-            "quick": args.quick,
+            "plain_iter": args.plain_iter,
+            "ls_iter": args.ls_iter or _ls_default_iter(),
             "blas_threads": args.blas_threads or "library default",
-            "synthetic": {
-                **size,
-                "zipf_labels": 1.0,
-                "zipf_topics": 0.8,
-                "draws": "1+Poisson(7)",
-                "topics_per_sample": "1 or 2",
-                "p_noise": 0.1,
-            },
-            "command": " ".join([Path(sys.executable).name, *sys.argv]),
+            "sizes": {s: SIZES[s] for s in sizes},
+            "command": " ".join(["python", *sys.argv]),
         },
         "machine": machine_info(),
-        "datasets": {},
+        "sizes": {},
     }
-    print(json.dumps(results["machine"], indent=1), flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="labelsphere-bench-") as tmpdir:
+    print(json.dumps(results["machine"]), flush=True)
+    with tempfile.TemporaryDirectory(prefix="labelsphere-scale-") as tmpdir:
         tmp = Path(tmpdir)
+        for name in sizes:
+            cfg = SIZES[name]
+            t0 = time.perf_counter()
+            Y = generate_synthetic(cfg["n_samples"], cfg["n_labels"], cfg["n_topics"], args.seed)
+            gen_s = time.perf_counter() - t0
+            y_path = tmp / f"{name}-Y.npz"
+            sp.save_npz(y_path, Y, compressed=False)
+            from labelsphere import CooccurrenceCounter
 
-        # 1. synthetic
-        t0 = time.perf_counter()
-        Y_all = generate_synthetic(
-            size["n_samples"] + size["n_heldout"], size["n_labels"], size["n_topics"], args.seed
-        )
-        gen_s = time.perf_counter() - t0
-        Y, Y_held = Y_all[: size["n_samples"]], Y_all[size["n_samples"] :]
-        del Y_all
-        stats = label_stats(Y)
-        stats["generation_seconds"] = gen_s
-        print(f"synthetic: generated in {gen_s:.2f} s: {json.dumps(stats)}", flush=True)
-        res = benchmark(
-            "synthetic", Y, Y_held, d, args.repeats, args.plain_dtype, tmp, args.blas_threads
-        )
-        res["stats"] = stats
-        res["quality_eval"] = f"{Y_held.shape[0]:,} held-out synthetic samples"
-        results["datasets"]["synthetic"] = res
-        del Y, Y_held
-
-        # 2. debian-depends
-        if args.skip_real:
-            print("debian-depends: skipped (--skip-real)")
-        else:
-            deb_path = args.data_dir / "debian-depends" / "depends.jsonl.gz"
-            if not deb_path.exists() and not args.data_dir.exists():
-                print(f"debian-depends: skipped (no data at {args.data_dir})")
-            else:
-                t0 = time.perf_counter()
-                Yd, loader = load_debian(args.data_dir)
-                load_s = time.perf_counter() - t0
-                if args.quick:
-                    Yd = Yd[:, :QUICK_REAL_LABELS]  # the vocabulary is ordered by frequency
-                stats = label_stats(Yd)
-                stats["load_seconds"] = load_s
-                stats["loader"] = loader
-                print(f"debian-depends: loaded in {load_s:.1f} s: {json.dumps(stats)}", flush=True)
-                rng = np.random.default_rng(args.seed)
-                nonempty = np.flatnonzero(np.diff(Yd.indptr) > 0)
-                ev = np.sort(rng.choice(nonempty, min(N_EVAL_REAL, nonempty.size), replace=False))
-                res = benchmark(
-                    "debian-depends",
-                    Yd,
-                    Yd[ev],
-                    d,
-                    args.repeats,
-                    args.plain_dtype,
-                    tmp,
-                    args.blas_threads,
-                )
-                res["stats"] = stats
-                res["quality_eval"] = (
-                    f"{ev.size:,} random packages with >= 1 dependency (in-sample: no split)"
-                )
-                results["datasets"]["debian-depends"] = res
-
-    table = markdown_table(results, d)
+            counts = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y)
+            stats = {
+                "n_samples": int(Y.shape[0]),
+                "n_labels": int(Y.shape[1]),
+                "labels_used": int((counts.label_counts_ > 0).sum()),
+                "mean_labels_per_sample": float(Y.nnz / Y.shape[0]),
+                "cooccurring_pairs": int(counts.n_pairs_ - (counts.label_counts_ > 0).sum()),
+                "generation_seconds": gen_s,
+            }
+            del counts
+            print(f"[{name}] {json.dumps(stats)}", flush=True)
+            res: dict[str, Any] = {"stats": stats}
+            res["fit"] = bench_fit(name, y_path, tmp, args)
+            if not args.skip_counting:
+                res["counting"] = bench_counting(name, Y, tmp, args)
+            results["sizes"][name] = res
+            del Y
+            y_path.unlink()
+    table = markdown_table(results)
     results["table_markdown"] = table
     print()
     print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
-    png = out.with_suffix(".png")
-    plot(results, png)
-    print(f"\nwrote {out} and {png}")
+    plot(results, out.with_suffix(".png"))
+    print(f"\nwrote {out} and {out.with_suffix('.png')}")
+    return None
 
 
 if __name__ == "__main__":

@@ -166,6 +166,9 @@ class CooccurrenceCounter:
         return self._pairs
 
     def _fold(self) -> None:
+        if len(self._pending) == 1 and self._pairs.nnz == 0:  # the first batch: no sum needed
+            self._pairs = _compact(self._pending.pop())
+            self._pending_nnz = 0
         if self._pending:
             total = self._pairs
             for m in self._pending:

@@ -33,7 +33,7 @@ from labelsphere.artifacts import (
     save_arrays,
     write_json,
 )
-from labelsphere.cooccurrence import CooccurrenceCounter
+from labelsphere.cooccurrence import CooccurrenceCounter, _as_counting_matrix
 from labelsphere.decode import DEFAULT_BLOCK_BYTES, topk_similar
 from labelsphere.labels import LabelVocabulary, as_multihot, check_multihot
 
@@ -535,7 +535,12 @@ class LabelEmbedding(BaseEstimator):
                 )
             else:
                 Y = check_multihot(rows, n_labels=len(vocabulary))
-        Y = check_multihot(Y, n_labels=None if vocabulary is None else len(vocabulary))
+        if not (
+            isinstance(Y, (sp.csr_matrix, sp.csr_array))
+            and (vocabulary is None or Y.shape[1] == len(vocabulary))
+            and _as_counting_matrix(Y, Y.shape[1], None) is Y
+        ):  # a canonical binary CSR matrix is counted as it is, without a copy
+            Y = check_multihot(Y, n_labels=None if vocabulary is None else len(vocabulary))
         self._check_params(Y.shape[1])
         counter = CooccurrenceCounter(n_labels=Y.shape[1], vocabulary=vocabulary)
         counter.update(Y, progress=progress)
