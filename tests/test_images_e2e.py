@@ -37,7 +37,7 @@ def coco_items(tmp_path_factory, data_dir):
 
 def test_items_file_round_trip(coco_items):
     items, ds = coco_items
-    again = read_items(items)
+    again = read_items(items, allow_outside=True)  # the photos are named by absolute path
     assert again.X == ds.X
     assert [sorted(x) for x in again.labels()] == [sorted(x) for x in ds.labels()]
 
