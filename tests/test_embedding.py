@@ -191,3 +191,14 @@ def test_bad_input(bibtex):
         est.decode(np.full((1, 8), np.nan))
     with pytest.raises(NotFittedError, match="not fitted"):
         LabelEmbedding().encode(train.Y)
+
+
+def test_decode_through_an_index_equals_the_exact_search(data_dir):
+    train = load_dataset("bibtex", split="train", data_dir=data_dir)
+    est = LabelEmbedding(n_components=32, random_state=0).fit(train.Y)
+    Q = est.encode(train.Y[:200])
+    want_i, want_s = est.decode(Q, k=10)
+    for backend in ("exact", "faiss-flat"):
+        got_i, got_s = est.decode(Q, k=10, backend=backend)
+        np.testing.assert_array_equal(got_i, want_i)
+        np.testing.assert_allclose(got_s, want_s, rtol=1e-5, atol=1e-6)

@@ -695,16 +695,24 @@ class LabelEmbedding(BaseEstimator):
         return T
 
     def decode(
-        self, vectors: np.ndarray, k: int = 10, block_bytes: int = DEFAULT_BLOCK_BYTES
+        self,
+        vectors: np.ndarray,
+        k: int = 10,
+        block_bytes: int = DEFAULT_BLOCK_BYTES,
+        backend: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k labels of each predicted vector by similarity with the label embeddings.
 
-        Exact (no approximate index), in blocks so that memory stays under ``block_bytes``.
+        Exact by default, in blocks so that memory stays under ``block_bytes``.
 
         Parameters
         ----------
         vectors : ndarray of shape (n, n_components_)
         k : int, default=10
+        backend : str, optional
+            A ``labelsphere.decode.LabelIndex`` backend (``"exact"``, ``"faiss-flat"``,
+            ``"faiss-hnsw"``, ``"faiss-ivf"``), built once over the label vectors and kept;
+            ``None`` is the exact blocked search.
 
         Returns
         -------
@@ -719,7 +727,14 @@ class LabelEmbedding(BaseEstimator):
             )
         if not np.all(np.isfinite(vectors)):
             raise ValueError("vectors contain NaN or infinite values")
-        return topk_similar(vectors, self._keys, k, block_bytes=block_bytes)
+        if backend is None:
+            return topk_similar(vectors, self._keys, k, block_bytes=block_bytes)
+        from labelsphere.decode import LabelIndex
+
+        indexes = self.__dict__.setdefault("_indexes", {})
+        if backend not in indexes:
+            indexes[backend] = LabelIndex(backend, device="cpu").fit(self._keys)
+        return indexes[backend].search(vectors, min(k, self.n_labels_))
 
     def scores(self, vectors: np.ndarray) -> np.ndarray:
         """Similarity of each vector with every label: shape (n, n_labels_). Dense; small n only."""
