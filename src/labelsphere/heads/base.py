@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["MultiLabelHead"]
+__all__ = ["MultiLabelHead", "check_label_basis"]
 
 
 class MultiLabelHead(nn.Module):
@@ -23,3 +23,11 @@ class MultiLabelHead(nn.Module):
 
     def scores(self, outputs: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def check_label_basis(embeddings: Tensor, similarity: str) -> None:
+    """The checks every head built on an (L, d) label basis makes of its arguments."""
+    if embeddings.dim() != 2:
+        raise ValueError(f"embeddings must be (L, d), got shape {tuple(embeddings.shape)}")
+    if similarity not in ("dot", "cosine"):
+        raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")

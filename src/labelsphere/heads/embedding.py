@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from labelsphere.heads.base import MultiLabelHead
+from labelsphere.heads.base import MultiLabelHead, check_label_basis
 from labelsphere.heads.losses import (
     CosineProximityLoss,
     bce_with_logits,
@@ -80,10 +80,7 @@ class EmbeddingHead(MultiLabelHead):
         embedding_dtype: str = "float32",
     ) -> None:
         super().__init__()
-        if embeddings.dim() != 2:
-            raise ValueError(f"embeddings must be (L, d), got shape {tuple(embeddings.shape)}")
-        if similarity not in ("dot", "cosine"):
-            raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
+        check_label_basis(embeddings, similarity)
         if loss not in self.LOSSES:
             raise ValueError(f"loss must be one of {self.LOSSES}, got {loss!r}")
         if not (isinstance(label_chunk, int) and label_chunk >= 1):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from labelsphere.heads.base import MultiLabelHead
+from labelsphere.heads.base import MultiLabelHead, check_label_basis
 from labelsphere.heads.losses import (
     CosineProximityLoss,
     bce_with_logits,
@@ -48,10 +48,7 @@ class HybridHead(MultiLabelHead):
         loss: str = "bce",
     ) -> None:
         super().__init__()
-        if embeddings.dim() != 2:
-            raise ValueError(f"embeddings must be (L, d), got shape {tuple(embeddings.shape)}")
-        if similarity not in ("dot", "cosine"):
-            raise ValueError(f"similarity must be 'dot' or 'cosine', got {similarity!r}")
+        check_label_basis(embeddings, similarity)
         if loss not in ("bce", "softmax"):
             raise ValueError(f"loss must be 'bce' or 'softmax', got {loss!r}")
         self.loss_kind = loss
