@@ -35,7 +35,6 @@ Speed
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import warnings
@@ -45,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from labelsphere.artifacts import FormatError, save_arrays, write_json
+from labelsphere.images.cache import ShardCache
 
 __all__ = ["DEFAULT_RENDER_CACHE", "RenderCache", "render_icons"]
 
@@ -61,8 +60,10 @@ Icon = str | bytes | Path
 """An SVG document (``str`` starting with ``<``, or ``bytes``) or an image file's path."""
 
 
-class RenderCache:
+class RenderCache(ShardCache):
     """Content-addressed on-disk store of (size, size) uint8 renders (layout: module docstring).
+
+    The shard mechanics are the feature cache's (``labelsphere.images.cache.ShardCache``).
 
     Args:
         root: the cache directory (shared by every size).
@@ -71,7 +72,7 @@ class RenderCache:
 
     def __init__(self, root: str | Path, size: int) -> None:
         self.size = int(size)
-        self.spec = {
+        spec = {
             "format": _CACHE_FORMAT,
             "format_version": _CACHE_VERSION,
             "size": self.size,
@@ -79,71 +80,9 @@ class RenderCache:
             "background": "white",
             "fit": "letterbox",
         }
-        text = json.dumps(self.spec, sort_keys=True)
-        self.namespace = hashlib.sha256(text.encode()).hexdigest()[:16]
-        self.dir = Path(root) / self.namespace
-        if not (self.dir / "namespace.json").is_file():
-            write_json(self.dir / "namespace.json", self.spec)
-
-    def index(self) -> dict[str, tuple[Path, int]]:
-        """content hash -> (shard file, row), from the shard headers (arrays not loaded)."""
-        from safetensors import safe_open
-
-        out: dict[str, tuple[Path, int]] = {}
-        for shard in sorted(self.dir.glob("*.safetensors")):
-            try:
-                with safe_open(str(shard), framework="numpy") as f:
-                    meta = f.metadata() or {}
-                    shape = f.get_slice("renders").get_shape()
-                hashes = json.loads(meta.get("hashes", "null"))
-                if (
-                    meta.get("format") != _SHARD_FORMAT
-                    or not isinstance(hashes, list)
-                    or list(shape) != [len(hashes), self.size, self.size]
-                ):
-                    raise FormatError("unexpected metadata or shape")
-            except Exception as e:  # any unreadable shard is just a cache miss
-                warnings.warn(f"ignoring unreadable render cache shard {shard}: {e}", stacklevel=3)
-                continue
-            for row, h in enumerate(hashes):
-                out.setdefault(h, (shard, row))
-        return out
-
-    def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Cached renders (size, size) uint8 for those of ``hashes`` that are in the cache."""
-        from safetensors import safe_open
-
-        idx = self.index()
-        by_shard: dict[Path, list[tuple[str, int]]] = {}
-        for h in set(hashes):
-            if h in idx:
-                shard, row = idx[h]
-                by_shard.setdefault(shard, []).append((h, row))
-        out = {}
-        for shard, items in by_shard.items():
-            try:
-                with safe_open(str(shard), framework="numpy") as f:
-                    arr = f.get_tensor("renders")
-            except Exception as e:  # removed or corrupt meanwhile: recompute
-                warnings.warn(f"ignoring unreadable render cache shard {shard}: {e}", stacklevel=3)
-                continue
-            for h, row in items:
-                out[h] = arr[row]
-        return out
-
-    def put(self, hashes: Sequence[str], renders: np.ndarray) -> Path:
-        """Store ``renders`` (k, size, size) for ``hashes`` (k,) as one new shard, atomically."""
-        renders = np.ascontiguousarray(renders, dtype=np.uint8)
-        if renders.shape != (len(hashes), self.size, self.size):
-            raise ValueError(
-                f"renders have shape {renders.shape}, expected "
-                f"({len(hashes)}, {self.size}, {self.size})"
-            )
-        name = hashlib.sha256("".join(hashes).encode()).hexdigest()[:32]
-        path = self.dir / f"{name}.safetensors"
-        meta = {"format": _SHARD_FORMAT, "format_version": str(_CACHE_VERSION)}
-        save_arrays(path, {"renders": renders}, {**meta, "hashes": json.dumps(list(hashes))})
-        return path
+        super().__init__(
+            root, spec, "renders", (self.size, self.size), np.uint8, _SHARD_FORMAT, "render cache"
+        )
 
 
 def render_icons(

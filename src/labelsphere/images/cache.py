@@ -33,7 +33,7 @@ import numpy as np
 
 from labelsphere.artifacts import FormatError, save_arrays, write_json
 
-__all__ = ["FeatureCache", "feature_cache_spec"]
+__all__ = ["FeatureCache", "ShardCache", "feature_cache_spec"]
 
 _CACHE_FORMAT = "labelsphere.FeatureCache"
 _SHARD_FORMAT = "labelsphere.FeatureShard"
@@ -49,21 +49,36 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-class FeatureCache:
-    """Content-addressed on-disk store of float16 feature rows (layout: module docstring).
+class ShardCache:
+    """Content-addressed on-disk store of array rows, one namespace per ``spec`` (layout:
+    module docstring). The image feature cache and the icon render cache are two of these.
 
     Args:
-        root: the cache directory (shared by every backbone and preprocessing).
-        spec: JSON-serialisable description of what produced the features; its hash names
-            the namespace directory.
+        root: the cache directory (shared by every namespace).
+        spec: JSON-serialisable description of what produced the rows, its ``format`` and
+            ``format_version`` included; its hash names the namespace directory.
+        tensor: the name of the array in each shard file.
+        row_shape: the shape of one row; ``dtype`` its type.
+        shard_format: the ``format`` written into (and checked in) each shard's header.
+        what: how warnings name the cache ("feature cache").
     """
 
-    def __init__(self, root: str | Path, spec: Mapping[str, Any]) -> None:
-        self.spec = {"format": _CACHE_FORMAT, "format_version": _CACHE_VERSION, **_jsonable(spec)}
+    def __init__(
+        self,
+        root: str | Path,
+        spec: Mapping[str, Any],
+        tensor: str,
+        row_shape: tuple[int, ...],
+        dtype: type,
+        shard_format: str,
+        what: str,
+    ) -> None:
+        self.spec = dict(spec)
         text = json.dumps(self.spec, sort_keys=True)
         self.namespace = hashlib.sha256(text.encode()).hexdigest()[:16]
         self.dir = Path(root) / self.namespace
-        self.num_features = int(self.spec["num_features"])
+        self.tensor, self.row_shape, self.dtype = tensor, tuple(row_shape), dtype
+        self.shard_format, self.what = shard_format, what
         if not (self.dir / "namespace.json").is_file():
             write_json(self.dir / "namespace.json", self.spec)
 
@@ -75,29 +90,29 @@ class FeatureCache:
         for shard in sorted(self.dir.glob("*.safetensors")):
             if not shard.is_file():  # a FIFO would block safe_open; a directory is no shard
                 warnings.warn(
-                    f"ignoring feature cache entry {shard}: not a regular file", stacklevel=2
+                    f"ignoring {self.what} entry {shard}: not a regular file", stacklevel=2
                 )
                 continue
             try:
                 with safe_open(str(shard), framework="numpy") as f:
                     meta = f.metadata() or {}
-                    shape = f.get_slice("features").get_shape()
+                    shape = f.get_slice(self.tensor).get_shape()
                 hashes = json.loads(meta.get("hashes", "null"))
                 if (
-                    meta.get("format") != _SHARD_FORMAT
+                    meta.get("format") != self.shard_format
                     or not isinstance(hashes, list)
-                    or list(shape) != [len(hashes), self.num_features]
+                    or list(shape) != [len(hashes), *self.row_shape]
                 ):
                     raise FormatError("unexpected metadata or shape")
             except Exception as e:  # any unreadable shard is just a cache miss
-                warnings.warn(f"ignoring unreadable feature cache shard {shard}: {e}", stacklevel=2)
+                warnings.warn(f"ignoring unreadable {self.what} shard {shard}: {e}", stacklevel=2)
                 continue
             for row, h in enumerate(hashes):
                 out.setdefault(h, (shard, row))
         return out
 
     def get(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Cached rows (F,) float16 for those of ``hashes`` that are in the cache."""
+        """Cached rows for those of ``hashes`` that are in the cache."""
         from safetensors import safe_open
 
         idx = self.index()
@@ -110,26 +125,43 @@ class FeatureCache:
         for shard, items in by_shard.items():
             try:
                 with safe_open(str(shard), framework="numpy") as f:
-                    feats = f.get_tensor("features")
+                    rows = f.get_tensor(self.tensor)
             except Exception as e:  # removed or corrupt meanwhile: recompute
-                warnings.warn(f"ignoring unreadable feature cache shard {shard}: {e}", stacklevel=2)
+                warnings.warn(f"ignoring unreadable {self.what} shard {shard}: {e}", stacklevel=2)
                 continue
             for h, row in items:
-                out[h] = feats[row]
+                out[h] = rows[row]
         return out
 
-    def put(self, hashes: Sequence[str], features: np.ndarray) -> Path:
-        """Store rows ``features`` (k, F) for ``hashes`` (k,) as one new shard, atomically."""
-        features = np.ascontiguousarray(features, dtype=np.float16)
-        if features.shape != (len(hashes), self.num_features):
+    def put(self, hashes: Sequence[str], rows: np.ndarray) -> Path:
+        """Store ``rows`` (k, *row_shape) for ``hashes`` (k,) as one new shard, atomically."""
+        rows = np.ascontiguousarray(rows, dtype=self.dtype)
+        if rows.shape != (len(hashes), *self.row_shape):
             raise ValueError(
-                f"features have shape {features.shape}, expected ({len(hashes)}, {self.num_features})"
+                f"{self.tensor} have shape {rows.shape}, expected {(len(hashes), *self.row_shape)}"
             )
         name = hashlib.sha256("".join(hashes).encode()).hexdigest()[:32]
         path = self.dir / f"{name}.safetensors"
-        meta = {"format": _SHARD_FORMAT, "format_version": str(_CACHE_VERSION)}
-        save_arrays(path, {"features": features}, {**meta, "hashes": json.dumps(list(hashes))})
+        meta = {"format": self.shard_format, "format_version": str(_CACHE_VERSION)}
+        save_arrays(path, {self.tensor: rows}, {**meta, "hashes": json.dumps(list(hashes))})
         return path
+
+
+class FeatureCache(ShardCache):
+    """Content-addressed on-disk store of float16 feature rows (F,) (layout: module docstring).
+
+    Args:
+        root: the cache directory (shared by every backbone and preprocessing).
+        spec: JSON-serialisable description of what produced the features; its hash names
+            the namespace directory.
+    """
+
+    def __init__(self, root: str | Path, spec: Mapping[str, Any]) -> None:
+        full = {"format": _CACHE_FORMAT, "format_version": _CACHE_VERSION, **_jsonable(spec)}
+        self.num_features = int(full["num_features"])
+        super().__init__(
+            root, full, "features", (self.num_features,), np.float16, _SHARD_FORMAT, "feature cache"
+        )
 
 
 def feature_cache_spec(backbone: Any, svg_size: int) -> dict[str, Any]:
