@@ -15,7 +15,33 @@ from torch import Tensor
 
 from labelsphere.heads.targets import csr_batch, mix
 
-__all__ = ["FeatureBatches", "ImageBatches", "mixup_batch"]
+__all__ = [
+    "FeatureBatches",
+    "ImageBatches",
+    "epoch_batches",
+    "mixup_batch",
+    "steps_per_epoch",
+]
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Equal-sized steps: the ragged last batch is dropped, unless the data is under a batch."""
+    return max(1, n // batch_size)
+
+
+def epoch_batches(
+    n: int, seed: int, epoch: int, batch_size: int, skip: int = 0, rank: int = 0, world: int = 1
+) -> list[np.ndarray]:
+    """The sample indices of each batch of epoch ``epoch``, from batch ``skip`` on.
+
+    The order is a pure function of (seed, epoch), which makes resuming mid-epoch exact; with
+    ``world`` processes, each takes its contiguous part (``rank``) of every global batch.
+    """
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return [
+        np.array_split(order[b * batch_size : (b + 1) * batch_size], world)[rank]
+        for b in range(skip, steps_per_epoch(n, batch_size))
+    ]
 
 
 class FeatureBatches:
@@ -58,15 +84,11 @@ class FeatureBatches:
         rank: int = 0,
         world: int = 1,
     ) -> Iterator[tuple[Tensor, Tensor]]:
-        order = np.random.default_rng([seed, epoch]).permutation(self.n)
-        # Drop the ragged last batch (equal-sized steps), unless the data is smaller than a batch.
-        n_batches = self.steps_per_epoch(batch_size)
-        for b in range(skip, n_batches):
-            batch = order[b * batch_size : (b + 1) * batch_size]
-            yield self.rows(np.array_split(batch, world)[rank] if world > 1 else batch)
+        for batch in epoch_batches(self.n, seed, epoch, batch_size, skip, rank, world):
+            yield self.rows(batch)
 
     def steps_per_epoch(self, batch_size: int) -> int:
-        return max(1, self.n // batch_size)
+        return steps_per_epoch(self.n, batch_size)
 
 
 class ImageBatches:
@@ -101,11 +123,8 @@ class ImageBatches:
 
         from labelsphere.images import collate_images
 
-        order = np.random.default_rng([seed, epoch]).permutation(self.n)
-        n_batches = self.steps_per_epoch(batch_size)
         batches = [
-            np.array_split(order[b * batch_size : (b + 1) * batch_size], world)[rank].tolist()
-            for b in range(skip, n_batches)
+            b.tolist() for b in epoch_batches(self.n, seed, epoch, batch_size, skip, rank, world)
         ]
         # Augmentation randomness comes from torch's RNG, which checkpoints save and restore.
         loader = DataLoader(
@@ -120,7 +139,7 @@ class ImageBatches:
                 yield batch.images, batch.labels
 
     def steps_per_epoch(self, batch_size: int) -> int:
-        return max(1, self.n // batch_size)
+        return steps_per_epoch(self.n, batch_size)
 
 
 def mixup_batch(x: Tensor, y: Tensor, alpha: float) -> tuple[Tensor, Tensor]:
