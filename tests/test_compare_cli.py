@@ -39,11 +39,10 @@ def test_parse_head_spec():
 _BASE = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval_every=8)
 
 
-def _short_compare(out, data):
+def _short_compare(out, data, **kw):
     tr, va, te = data
-    return compare(
-        "bibtex", tr, va, te, ["embedding"], _BASE, out, n_seeds=2, lrs=(1e-3, 3e-3), progress=False
-    )
+    kw = {"n_seeds": 2, "lrs": (1e-3, 3e-3), "progress": False, "extend_grid": 0, **kw}
+    return compare("bibtex", tr, va, te, ["embedding"], _BASE, out, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +212,45 @@ def test_label_map_rejects_mismatched_inputs(tmp_path):
     with pytest.raises(ValueError, match="at least 3"):
         plot_label_map(np.zeros((4, 2)), list("abcd"), np.ones(4), tmp_path / "m.png")
     assert not (tmp_path / "m.png").exists()
+
+
+def test_compare_extends_the_grid_at_its_edge_and_tests_every_budget(tmp_path, bibtex_small):
+    # Rates far too low for 2 epochs: every head's best is at the top of the grid, so the grid
+    # grows upwards (by the grid's own ratio); the baseline is the prior-bias sigmoid head.
+    tr, va, te = bibtex_small
+    summary = compare(
+        "bibtex",
+        tr,
+        va,
+        te,
+        ["embedding"],
+        _BASE,
+        tmp_path,
+        n_seeds=2,
+        lrs=(1e-5, 3e-5),
+        progress=False,
+        baseline="sigmoid-prior",
+        extend_grid=1,
+        budget_seeds=True,
+    )
+    assert summary["baseline"] == "sigmoid-prior" and set(summary["heads"]) == {
+        "embedding",
+        "sigmoid-prior",
+    }
+    for res in summary["heads"].values():
+        assert res["lr_extended"] == ["9e-05"] and set(res["lr_search"]) == {
+            "1e-05",
+            "3e-05",
+            "9e-05",
+        }
+        assert res["lr"] == 9e-05  # the extension won: the rates were too low
+        for e, bt in res["budget_test"].items():
+            assert bt["lr"] == res["budgets"][e]["lr"] and bt["n_seeds"] == 2
+            # Seed 0's chosen record is the budget's validation best; its test metrics are
+            # the ones recorded at that evaluation.
+            assert bt["per_seed"][0]["val"] == pytest.approx(res["budgets"][e]["value"])
+            assert bt["test"]["MAP@100"] == pytest.approx(
+                np.mean([s["test"]["MAP@100"] for s in bt["per_seed"]])
+            )
+    report = (tmp_path / "report.md").read_text()
+    assert "## Test MAP@100 at each budget" in report and "9e-05" in report

@@ -194,3 +194,45 @@ def test_hybrid_head_softmax_loss(bibtex):
     torch.testing.assert_close(head.loss(out, y), normalized_softmax_loss(head.scores(out), y))
     with pytest.raises(ValueError, match="loss must be"):
         HybridHead(1836, emb, loss="cosine")
+
+
+def test_prior_bias_starts_at_the_label_frequencies(bibtex):
+    # sigmoid-prior: each bias is the log prior odds of its label, so before any step the
+    # mean predicted probability of a label is its training frequency (weights near zero
+    # on average); the default head starts every label at about p = 0.5.
+    from labelsphere.heads import build_head
+
+    Y = bibtex[0].Y
+    counts, n = np.bincount(Y.indices, minlength=Y.shape[1]), Y.shape[0]
+    torch.manual_seed(0)
+    head = build_head("sigmoid-prior", 16, Y.shape[1], None)
+    head.initialize(counts, n)
+    p = np.clip(counts / n, 1 / (n + 1), n / (n + 1))
+    np.testing.assert_allclose(head.linear.bias.detach().numpy(), np.log(p / (1 - p)), rtol=1e-5)
+    probs = torch.sigmoid(head(torch.zeros(1, 16)))[0].detach().numpy()
+    np.testing.assert_allclose(probs, p, rtol=1e-4)
+    plain = build_head("sigmoid", 16, Y.shape[1], None)
+    before = plain.linear.bias.detach().clone()
+    plain.initialize(counts, n)  # no prior_bias: the initialisation is left alone
+    assert torch.equal(plain.linear.bias, before)
+    soft = build_head("softmax", 16, Y.shape[1], None, {"prior_bias": True})
+    soft.initialize(counts, n)
+    shares = torch.softmax(soft(torch.zeros(1, 16)), dim=1)[0].detach().numpy()
+    np.testing.assert_allclose(
+        shares, np.maximum(counts, 0.5) / np.maximum(counts, 0.5).sum(), rtol=1e-4
+    )
+    with pytest.raises(ValueError, match="label_counts must have shape"):
+        head.initialize(counts[:-1], n)
+
+
+def test_training_applies_the_prior_bias_once(bibtex, tmp_path):
+    # train() initialises the head from the training label counts before the first step.
+    from labelsphere.train import TrainConfig, train
+
+    tr = bibtex[0].subset(np.arange(256))
+    cfg = TrainConfig(head="sigmoid-prior", hidden=(16,), epochs=1, batch_size=256, lr=1e-9)
+    result = train(cfg, tr, tr, tmp_path / "run", progress=False)
+    bias = result.load_predictor().model.head.linear.bias.detach().numpy()
+    counts = np.bincount(tr.Y.indices, minlength=tr.Y.shape[1])
+    p = np.clip(counts / 256, 1 / 257, 256 / 257)
+    np.testing.assert_allclose(bias, np.log(p / (1 - p)), atol=1e-4)  # one step at lr 1e-9

@@ -27,7 +27,13 @@ import torch
 
 from labelsphere.artifacts import atomic_write_text, write_json
 from labelsphere.compare.report import render_report
-from labelsphere.compare.speed import BUDGETS, add_speed, best_within_budgets
+from labelsphere.compare.speed import (
+    BUDGETS,
+    add_speed,
+    best_within_budgets,
+    budget_test_metrics,
+    edge_extensions,
+)
 from labelsphere.data import MultiLabelDataset
 from labelsphere.heads.spec import HeadSpec, parse_head_spec
 from labelsphere.metrics import propensity_scores
@@ -61,18 +67,29 @@ def compare(
     resume: bool = True,
     feature_extractor: Any = None,
     text_featurizer: Any = None,
+    baseline: str = "sigmoid",
+    extend_grid: int = 2,
+    budget_seeds: bool = False,
 ) -> dict[str, Any]:
     """Run the comparison and write ``results.json``, ``report.md`` and the curve plots.
 
     Args:
         dataset: a name for the report (and to look up published results).
-        heads: head specs (see ``HeadSpec``); ``"sigmoid"`` is added if absent, since every
-            comparison is against the baseline.
+        heads: head specs (see ``HeadSpec``); the ``baseline`` is added if absent, since every
+            comparison is against it.
         base: the shared budget and network; each head's ``lr`` is searched over ``lrs``.
         resume: reuse finished runs found in ``out_dir`` (a run is finished when its
             ``result.json`` says so), and resume interrupted ones.
         feature_extractor: the frozen image backbone that produced the features, if any
             (saved with every model so it can predict from image files).
+        baseline: the head spec the others are measured against (added if absent), e.g.
+            ``"sigmoid-prior"``, the sigmoid head with prior-bias initialisation.
+        extend_grid: when a head's best rate (over the whole budget, or within any shorter
+            budget) is at an end of ``lrs``, add one more rate beyond that end, up to this many
+            times per head; 0 keeps the grid as given.
+        budget_seeds: also run ``n_seeds`` seeds at each shorter budget's chosen rate, so
+            every budget's test metrics (``budget_test``, recorded at every evaluation and
+            read at the checkpoint validation picks within the budget) are over all seeds.
 
     Returns:
         The content of ``results.json``.
@@ -80,8 +97,18 @@ def compare(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     specs = [parse_head_spec(h) for h in heads]
-    if not any(s.head == "sigmoid" and not s.head_options for s in specs):
-        specs.append(parse_head_spec("sigmoid"))
+    base_spec = parse_head_spec(baseline)
+    # The baseline is the first spec of its head and options (a spec may add, e.g., epochs).
+    baseline = next(
+        (
+            s.spec
+            for s in specs
+            if (s.head, s.head_options) == (base_spec.head, base_spec.head_options)
+        ),
+        base_spec.spec,
+    )
+    if baseline == base_spec.spec and base_spec.spec not in [s.spec for s in specs]:
+        specs.append(base_spec)
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     t0 = time.perf_counter()
@@ -101,6 +128,7 @@ def compare(
             progress=progress,
             feature_extractor=feature_extractor,
             text_featurizer=text_featurizer,
+            test_data=test_data,
         )
         return {
             "best": r.best,
@@ -113,13 +141,40 @@ def compare(
 
     results: dict[str, Any] = {}
     run_seconds = 0.0  # every run's own time, whether it ran now or in an earlier invocation
+    constant = base.schedule == "constant" and base.warmup == 0
+    budgets = [e for e in BUDGETS if e < base.epochs] + [base.epochs]
+
+    def picks(search: dict[float, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The rate validation picks within each budget (constant-rate runs only)."""
+        if not constant:
+            return {}
+        return best_within_budgets({f"{lr:g}": r["history"] for lr, r in search.items()}, budgets)
+
     for spec in specs:
-        grid = [spec.overrides["lr"]] if "lr" in spec.overrides else list(lrs)
+        grid = sorted([spec.overrides["lr"]] if "lr" in spec.overrides else set(lrs))
         search = {lr: run(spec, lr, 0) for lr in grid}
+
+        for _ in range(extend_grid):
+            by_text = {f"{lr:g}": lr for lr in grid}
+            picked = {max(grid, key=lambda lr: search[lr]["best"]["MAP@100"])}
+            picked |= {by_text[p["lr"]] for p in picks(search).values()}
+            new = [lr for lr in edge_extensions(grid, picked) if lr not in search]
+            if not new:
+                break
+            search |= {lr: run(spec, lr, 0) for lr in new}
+            grid = sorted(search)
         best_lr = max(grid, key=lambda lr: search[lr]["best"]["MAP@100"])
-        runs = [search[best_lr]] + [run(spec, best_lr, s) for s in range(1, n_seeds)]
+        seeded = {best_lr}
+        if budget_seeds:
+            by_text = {f"{lr:g}": lr for lr in grid}
+            seeded |= {by_text[p["lr"]] for p in picks(search).values()}
+        runs_by_lr = {
+            lr: [search[lr]] + [run(spec, lr, s) for s in range(1, n_seeds)]
+            for lr in sorted(seeded)
+        }
+        runs = runs_by_lr[best_lr]
         run_seconds += sum(r["seconds"] for r in search.values()) + sum(
-            r["seconds"] for r in runs[1:]
+            r["seconds"] for rs in runs_by_lr.values() for r in rs[1:]
         )
         for r in runs:
             predictor = RunDir(r["run_dir"]).load_predictor()
@@ -131,14 +186,16 @@ def compare(
             "head": spec.head,
             "lr": best_lr,
             "lr_search": {f"{lr:g}": search[lr]["best"]["MAP@100"] for lr in grid},
+            "lr_extended": [f"{lr:g}" for lr in grid if lr not in lrs],
             "runs": runs,
+            "n_runs": len(search) + sum(len(rs) - 1 for rs in runs_by_lr.values()),
         }
-        if base.schedule == "constant" and base.warmup == 0:
-            budgets = [e for e in BUDGETS if e < base.epochs] + [base.epochs]
-            results[spec.spec]["budgets"] = best_within_budgets(
-                {f"{lr:g}": search[lr]["history"] for lr in grid}, budgets
+        if constant:
+            results[spec.spec]["budgets"] = picks(search)
+            results[spec.spec]["budget_test"] = budget_test_metrics(
+                {f"{lr:g}": [r["history"] for r in rs] for lr, rs in runs_by_lr.items()},
+                results[spec.spec]["budgets"],
             )
-    baseline = next(s.spec for s in specs if s.head == "sigmoid" and not s.head_options)
     add_speed(results, baseline, n_seeds)
     summary = {
         "dataset": dataset,
@@ -158,7 +215,7 @@ def compare(
         "lrs": list(lrs),
         "seconds": time.perf_counter() - t0,
         "run_seconds": run_seconds,
-        "n_runs": sum(len(r["lr_search"]) + n_seeds - 1 for r in results.values()),
+        "n_runs": sum(r["n_runs"] for r in results.values()),
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -189,6 +246,9 @@ def compare_dataset(
     images: ImageOptions | None = None,
     progress: bool = True,
     dataset_options: dict[str, Any] | None = None,
+    baseline: str = "sigmoid",
+    extend_grid: int = 2,
+    budget_seeds: bool = False,
     **fields: Any,
 ) -> tuple[dict[str, Any], Path]:
     """``compare`` on a dataset by name (or items file): what ``labelsphere compare`` runs.
@@ -200,7 +260,7 @@ def compare_dataset(
     lrs = list(lrs)
     if not lrs:
         raise ValueError("lrs: give at least one learning rate")
-    for h in heads:
+    for h in [*heads, baseline]:
         parse_head_spec(h)
     base_fields = {**fields, "lr": lrs[0]}
     TrainConfig(head="sigmoid", **base_fields)  # the shared fields, checked before loading
@@ -222,5 +282,8 @@ def compare_dataset(
         progress=progress,
         feature_extractor=inputs.feature_extractor,
         text_featurizer=inputs.text_featurizer,
+        baseline=baseline,
+        extend_grid=extend_grid,
+        budget_seeds=budget_seeds,
     )
     return summary, out_dir

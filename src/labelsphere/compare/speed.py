@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["BUDGETS", "add_speed", "best_within_budgets", "steps_to_reach"]
+__all__ = [
+    "BUDGETS",
+    "add_speed",
+    "best_within_budgets",
+    "budget_test_metrics",
+    "edge_extensions",
+    "steps_to_reach",
+]
 
 
 def steps_to_reach(
@@ -66,3 +73,74 @@ def add_speed(results: dict[str, Any], baseline: str, n_seeds: int) -> None:
             # The early lead, also where the baseline's best is never reached: 90% of it.
             steps90, secs90 = steps_to_reach(r["history"], 0.9 * target)
             r["to_baseline_90"] = {"target": 0.9 * target, "steps": steps90, "seconds": secs90}
+
+
+def edge_extensions(
+    grid: Sequence[float], picked: set[float], factor: float | None = None
+) -> list[float]:
+    """New rates beyond the ends of the sorted ``grid`` that were ``picked`` as best.
+
+    A best rate at the edge of the grid says the optimum may lie outside it; the grid grows by
+    one step (``factor``, default the grid's own top or bottom ratio) on that side. A grid of
+    one rate is a fixed choice and never grows.
+
+    Examples:
+        >>> edge_extensions([3e-4, 1e-3, 3e-3], {3e-3})
+        [0.009]
+        >>> edge_extensions([3e-4, 1e-3, 3e-3], {1e-3})
+        []
+    """
+    grid = sorted(grid)
+    if len(grid) < 2:
+        return []
+    new = []
+    if grid[-1] in picked:
+        new.append(float(f"{grid[-1] * (factor or grid[-1] / grid[-2]):.3g}"))
+    if grid[0] in picked:
+        new.append(float(f"{grid[0] / (factor or grid[1] / grid[0]):.3g}"))
+    return new
+
+
+def budget_test_metrics(
+    histories_by_lr: dict[str, list[list[dict[str, Any]]]],
+    picks: dict[str, dict[str, Any]],
+    key: str = "MAP@100",
+) -> dict[str, dict[str, Any]]:
+    """Test metrics, per budget, of the checkpoint validation picks within it, over seeds.
+
+    Args:
+        histories_by_lr: rate (as text) -> one history per seed, whose records carry the
+            held-out ``"test"`` metrics (``train(..., test_data=...)``).
+        picks: ``best_within_budgets``' rate per budget (tuned on seed 0's validation).
+
+    Returns:
+        ``{budget: {"lr", "n_seeds", "test": {metric: mean}, "test_min", "test_max",
+        "per_seed": [{"epoch", "step", "seconds", "val", "test"}]}}`` for the budgets whose
+        chosen records all have test metrics.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for e, pick in picks.items():
+        seeds = []
+        for history in histories_by_lr.get(pick["lr"], []):
+            within = [h for h in history if h["epoch"] <= float(e) + 1e-9]
+            # The first best, as training keeps it (a later equal value does not replace it).
+            best = max(within, key=lambda h: h[key], default=None)
+            if best is None or "test" not in best:
+                seeds = []
+                break
+            seeds.append(
+                {k: best[k] for k in ("epoch", "step", "seconds")}
+                | {"val": best[key], "test": best["test"]}
+            )
+        if not seeds:
+            continue
+        metrics = seeds[0]["test"].keys()
+        out[e] = {
+            "lr": pick["lr"],
+            "n_seeds": len(seeds),
+            "test": {m: float(sum(s["test"][m] for s in seeds) / len(seeds)) for m in metrics},
+            "test_min": {m: float(min(s["test"][m] for s in seeds)) for m in metrics},
+            "test_max": {m: float(max(s["test"][m] for s in seeds)) for m in metrics},
+            "per_seed": seeds,
+        }
+    return out

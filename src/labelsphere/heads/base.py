@@ -2,11 +2,13 @@
 
 * ``head.loss(outputs, targets)``: scalar loss from the outputs and a multi-hot target
   batch (B, L) (float or bool, dense);
-* ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking.
+* ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking;
+* ``head.initialize(label_counts, n_samples)``: data-dependent initialisation before training.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from torch import Tensor, nn
 
 __all__ = ["MultiLabelHead", "check_label_basis"]
@@ -23,6 +25,13 @@ class MultiLabelHead(nn.Module):
 
     def scores(self, outputs: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
+        """Set data-dependent initial values from the training label counts (L,) of n samples.
+
+        Called once by training before the first step (never on resume or load); heads
+        without such an initialisation keep their construction-time values.
+        """
 
 
 def check_label_basis(embeddings: Tensor, similarity: str) -> None:

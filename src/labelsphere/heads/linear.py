@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from torch import Tensor, nn
 
 from labelsphere.heads.base import MultiLabelHead
@@ -17,6 +19,11 @@ class SigmoidHead(MultiLabelHead):
     Args:
         in_features: F.
         n_labels: L.
+        prior_bias: start each label's bias at its log prior odds ``log(p / (1 - p))``, p its
+            training frequency (clipped to [1/(n+1), n/(n+1)]), as large-label and detection
+            practice does (Lin et al., 2017, focal loss): the first steps then predict the
+            label frequencies instead of p = 0.5 for every label, and do not spend themselves
+            pushing L biases down. The weights keep PyTorch's default initialisation.
 
     Shape:
         - forward: (B, F) -> logits (B, L).
@@ -24,11 +31,26 @@ class SigmoidHead(MultiLabelHead):
         - scores(logits) -> (B, L): the logits (monotone in the probabilities).
     """
 
-    def __init__(self, in_features: int, n_labels: int) -> None:
+    def __init__(self, in_features: int, n_labels: int, prior_bias: bool = False) -> None:
         super().__init__()
         self.in_features = in_features
         self.n_labels = n_labels
+        self.prior_bias = bool(prior_bias)
         self.linear = nn.Linear(in_features, n_labels)
+
+    def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
+        if not self.prior_bias:
+            return
+        counts = np.asarray(label_counts, dtype=np.float64)
+        if counts.shape != (self.n_labels,):
+            raise ValueError(f"label_counts must have shape ({self.n_labels},), got {counts.shape}")
+        with torch.no_grad():
+            self.linear.bias.copy_(torch.from_numpy(self._prior(counts, n_samples)).float())
+
+    def _prior(self, counts: np.ndarray, n_samples: int) -> np.ndarray:
+        """(L,) initial biases: the log prior odds of each label."""
+        p = np.clip(counts / max(n_samples, 1), 1 / (n_samples + 1), n_samples / (n_samples + 1))
+        return np.log(p / (1 - p))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear(x)
@@ -46,12 +68,19 @@ class SoftmaxHead(SigmoidHead):
 
     A strong extreme-classification baseline (e.g. Mahajan et al., 2018): the loss is
     ``-sum_l (y_l / |y|) log softmax(z)_l``. Samples without labels are skipped.
+    ``prior_bias`` starts the biases at ``log p`` (the softmax's own prior: the label
+    frequencies up to a constant).
 
     Shape: as ``SigmoidHead``.
     """
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return normalized_softmax_loss(outputs, targets)
+
+    def _prior(self, counts: np.ndarray, n_samples: int) -> np.ndarray:
+        """(L,) initial biases: log of each label's share of the label occurrences."""
+        counts = np.maximum(counts, 0.5)  # an unseen label gets half an occurrence, not -inf
+        return np.log(counts / counts.sum())
 
 
 class AsymmetricHead(SigmoidHead):

@@ -89,6 +89,13 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             basis="pmi",
         ),
         HeadEntry(
+            "embedding-learned",
+            "the embedding head with the label embeddings trained, initialised from PMI",
+            EmbeddingHead,
+            defaults=_frozen({"learn_embeddings": True}),
+            basis="pmi",
+        ),
+        HeadEntry(
             "embedding-paper",
             "PMI label embedding exactly as Chollet (2016): SVD U*sqrt(S), cosine loss, dot decoding",
             EmbeddingHead,
@@ -100,6 +107,12 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             "sigmoid",
             "linear to L logits, binary cross-entropy (the paper's baseline)",
             SigmoidHead,
+        ),
+        HeadEntry(
+            "sigmoid-prior",
+            "the sigmoid baseline with each label's bias started at its log prior odds (fair baseline)",
+            SigmoidHead,
+            defaults=_frozen({"prior_bias": True}),
         ),
         HeadEntry(
             "softmax",

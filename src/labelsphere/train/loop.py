@@ -110,6 +110,7 @@ def train(
     stop_after: int | None = None,
     feature_extractor: nn.Module | None = None,
     text_featurizer: Any = None,
+    test_data: MultiLabelDataset | None = None,
 ) -> TrainResult:
     """Train ``config``'s model on ``train_data``, evaluating on ``val_data``; write ``run_dir``.
 
@@ -124,6 +125,10 @@ def train(
             predicts from images.
         text_featurizer: the ``TextFeaturizer`` that made ``train_data.X`` from raw text;
             saved into the model directory so it predicts from text.
+        test_data: also evaluate this split at every evaluation, recorded under ``"test"``
+            in the history and never used to choose anything; its time is left out of the
+            run's seconds. ``compare`` uses it to report the test metrics of the checkpoint
+            validation picks within each shorter budget.
 
     Returns:
         A ``TrainResult``; ``run_dir`` holds ``config.json``, ``metrics.jsonl``,
@@ -147,6 +152,7 @@ def train(
             stop_after,
             feature_extractor,
             text_featurizer,
+            test_data,
         )
     result.peak_rss_mb = mem.peak_mb
     if not result.is_main:
@@ -209,8 +215,11 @@ def _train(
     stop_after: int | None,
     feature_extractor: nn.Module | None,
     text_featurizer: Any = None,
+    test_data: MultiLabelDataset | None = None,
 ) -> tuple[TrainResult, bool]:
     _check_inputs(config, train_data, val_data)
+    if test_data is not None and test_data.vocabulary != train_data.vocabulary:
+        raise ValueError("train and test data must share one vocabulary")
     images = isinstance(train_data.X, list)
     ddp = setup_distributed(config.device)
     if ddp.is_main:  # one writer: under torch.distributed the other processes only read
@@ -273,8 +282,10 @@ def _train(
         scheduler.load_state_dict(state["scheduler"])
         if ddp.is_main:
             run.write_history(history)
-    elif ddp.is_main:
-        run.clear_history()
+    else:
+        model.head.initialize(*label_counts)  # data-dependent init, e.g. prior biases
+        if ddp.is_main:
+            run.clear_history()
 
     stopped_early = False
     bar = tqdm(
@@ -311,6 +322,13 @@ def _train(
                 m = evaluate_model(model, val_data.X, val_data.Y, device, propensities)
                 model.train()
                 rec = {"step": step, "epoch": step / spe, "seconds": seconds, "loss": running, **m}
+                if test_data is not None:
+                    t_test = time.perf_counter()
+                    rec["test"] = evaluate_model(
+                        model, test_data.X, test_data.Y, device, propensities
+                    )
+                    model.train()
+                    t_start += time.perf_counter() - t_test  # not the run's time
                 history.append(rec)
                 if ddp.is_main:
                     run.append_evaluation(rec)
