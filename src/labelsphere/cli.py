@@ -6,6 +6,7 @@
     labelsphere evaluate RUN/model bibtex     evaluate a saved model
     labelsphere predict RUN/model rows.npy    top-k labels for feature rows (or images)
     labelsphere compare bibtex                embedding vs sigmoid (+ peers), tuned, seeded
+    labelsphere count SHARD... --out C        co-occurrence counts (torchrun: distributed)
 
 Datasets are read from ``--data-dir`` (default: ``$LABELSPHERE_DATA``, else ``~/labelsphere_data``).
 """
@@ -592,6 +593,61 @@ def compare(
     typer.echo(render_report(summary))
     typer.echo(
         f"\nwrote {out}/report.md, {out}/results.json, {out}/curves_steps.png, {out}/curves_time.png"
+    )
+
+
+@app.command()
+@_errors
+def count(
+    shards: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Label shard files or folders: JSON lines, CSV (maybe .gz) or Parquet."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Where to write the counts (CooccurrenceCounter safetensors).")
+    ] = Path("counts.safetensors"),
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option(
+            help="Count into this LabelVocabulary JSON file (default: grow one, ordered by count).",
+            show_default=False,
+        ),
+    ] = None,
+    min_count: Annotated[int, typer.Option(help="Drop labels seen fewer times than this.")] = 1,
+    labels_key: Annotated[
+        str,
+        typer.Option("--labels-key", help="The JSON key or CSV/Parquet column with the labels."),
+    ] = "labels",
+    sep: Annotated[str, typer.Option(help="Separator of names in a joined label string.")] = "|",
+    unknown: Annotated[
+        str, typer.Option(help="With --vocabulary, a name outside it: error | ignore.")
+    ] = "error",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar (rank 0).")] = True,
+) -> None:
+    """Count label co-occurrences over label shards in one streaming pass.
+
+    Under torchrun (`torchrun --standalone --nproc-per-node 2 -m labelsphere count ...`) each
+    process counts its share of the shards and the counts are merged exactly; rank 0 writes
+    --out (atomically).
+    """
+    from labelsphere.counting import count_shards_distributed
+    from labelsphere.labels import LabelVocabulary
+
+    vocab = None if vocabulary is None else LabelVocabulary.load(vocabulary)
+    # Any: the call sets seconds_, samples_per_second_, rank_ and world_size_ on the counter.
+    counter: Any = count_shards_distributed(
+        shards, vocab, min_count, progress=progress, field=labels_key, sep=sep, unknown=unknown
+    )
+    if counter.rank_ != 0:
+        return  # torchrun: rank 0 writes and reports
+    counter.save(out)
+    pairs = counter.n_pairs_ - int((counter.label_counts_ > 0).sum())
+    typer.echo(
+        f"counted {counter.n_samples_:,} samples in {counter.seconds_:.1f} s over "
+        f"{counter.world_size_} process(es), {counter.samples_per_second_:,.0f} samples/s: "
+        f"{counter.n_labels:,} labels, {pairs:,} co-occurring pairs; wrote {out}"
     )
 
 
