@@ -15,6 +15,10 @@ Sources with a layout of their own (a dataset folder and a split in, a dataset o
 :func:`load_movie_posters`, :func:`load_tabler`, :func:`load_iconify`.
 
 Label sets only, streamed from many files: :func:`iter_label_shards` (``shards``).
+
+Images with labels in WebDataset tar shards (``webdataset``): :func:`write_image_shards` /
+:func:`write_dataset_shards` write them, :func:`iter_image_shards` streams the samples,
+:func:`read_image_shards` reads their labels into a dataset.
 """
 
 from __future__ import annotations
@@ -28,10 +32,17 @@ from labelsphere.data.readers.mulan import read_mulan
 from labelsphere.data.readers.nus_wide import load_nus_wide
 from labelsphere.data.readers.shards import iter_label_shards
 from labelsphere.data.readers.tabler import load_tabler
+from labelsphere.data.readers.webdataset import (
+    iter_image_shards,
+    read_image_shards,
+    write_dataset_shards,
+    write_image_shards,
+)
 from labelsphere.data.readers.xc import read_xc
 from labelsphere.data.readers.yolo import read_yolo
 
 __all__ = [
+    "iter_image_shards",
     "iter_label_shards",
     "load_debian",
     "load_iconify",
@@ -39,9 +50,12 @@ __all__ = [
     "load_nus_wide",
     "load_tabler",
     "read_features",
+    "read_image_shards",
     "read_items",
     "read_mulan",
     "read_xc",
     "read_yolo",
+    "write_dataset_shards",
+    "write_image_shards",
     "write_items",
 ]
