@@ -7,7 +7,9 @@ A model directory (written by ``train``) is one of three kinds, read once from `
   model, so image files go through it first (feature rows work too);
 * ``"image"``: a fine-tuned backbone + MLP + head; inputs are image files;
 * ``"text"``: trained on text features; the ``TextFeaturizer`` is saved with the model, so
-  inputs are raw strings.
+  inputs are raw strings;
+* ``"pixels"``: the ``PixelCNN`` trained end to end on (n, S, S) uint8 grayscale renders;
+  inputs are such arrays, or image/SVG files rendered at S first.
 
 ``Predictor`` is what ``labelsphere predict``, ``evaluate`` and ``compare`` use to score a
 saved model, and what a server holds in memory.
@@ -47,7 +49,7 @@ from labelsphere.train.model_dir import (
 
 __all__ = ["Prediction", "Predictor", "evaluate_model_dir", "load_split", "read_rows"]
 
-ModelKind = Literal["features", "frozen-image", "image", "text"]
+ModelKind = Literal["features", "frozen-image", "image", "pixels", "text"]
 _ROW_SUFFIXES = (".npy", ".npz")
 
 
@@ -194,7 +196,15 @@ class Predictor:
             return "text"
         if self.feature_extractor is not None:
             return "frozen-image"
+        if self.meta.get("pixel_input"):
+            return "pixels"
         return "image" if self.meta.get("image_backbone") else "features"
+
+    @property
+    def pixel_size(self) -> int | None:
+        """The side S of the (S, S) renders a ``"pixels"`` model takes (``None`` otherwise)."""
+        info = self.meta.get("pixel_input")
+        return int(info["size"]) if info else None
 
     @property
     def in_features(self) -> int | None:
@@ -207,6 +217,14 @@ class Predictor:
         return len(self.vocabulary)
 
     def _check_rows(self, X: np.ndarray | sp.spmatrix, what: str) -> None:
+        size = self.pixel_size
+        if size is not None:
+            if sp.issparse(X) or X.shape[1:] != (size, size) or X.dtype != np.uint8:
+                raise ValueError(
+                    f"{what}: this model takes uint8 ({size}, {size}) renders, "
+                    f"got {X.dtype} {tuple(X.shape[1:])}"
+                )
+            return
         if self.in_features is None:
             raise ValueError(f"{what}: this model takes image files, not feature rows")
         if X.ndim != 2 or X.shape[1] != self.in_features:
@@ -227,7 +245,7 @@ class Predictor:
         (each warned about; their rows are 0).
         """
         if isinstance(inputs, (np.ndarray, sp.spmatrix)):
-            X = inputs if sp.issparse(inputs) else np.atleast_2d(inputs)
+            X = inputs if sp.issparse(inputs) or inputs.ndim == 3 else np.atleast_2d(inputs)
             self._check_rows(X, "inputs")
             return predict_scores(self.model, X, self.device, num_workers=num_workers)
         if self.kind == "text":
@@ -241,6 +259,13 @@ class Predictor:
             )
         if self.kind == "image":
             return predict_scores(self.model, paths, self.device, num_workers=num_workers)
+        if self.kind == "pixels":
+            from labelsphere.data.renders import render_icons
+
+            renders, ok = render_icons(paths, self.pixel_size, progress=False)
+            scores, _ = predict_scores(self.model, renders, self.device)
+            scores[~ok] = 0.0
+            return scores, ok
         from labelsphere.images import extract_features
 
         feats, ok = extract_features(
@@ -341,7 +366,7 @@ class Predictor:
                 f"{type(head).__name__} (use backend=None)"
             )
         if isinstance(inputs, (np.ndarray, sp.spmatrix)):
-            X = inputs if sp.issparse(inputs) else np.atleast_2d(inputs)
+            X = inputs if sp.issparse(inputs) or inputs.ndim == 3 else np.atleast_2d(inputs)
             self._check_rows(X, "inputs")
         elif self.kind == "text":
             X = self.text_featurizer.transform(inputs)

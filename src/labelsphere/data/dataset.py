@@ -123,9 +123,14 @@ class MultiLabelDataset:
                 X = X.astype(np.float32)
             self.X = X
             _check_rows("X", X.shape[0], n)
+        elif isinstance(X, np.ndarray) and X.ndim == 3 and X.dtype == np.uint8:
+            _check_rows("X", X.shape[0], n)  # (n, H, W) grayscale renders, kept as uint8
         elif isinstance(X, np.ndarray):
             if X.ndim != 2:
-                raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+                raise ValueError(
+                    f"X must be 2-D (n_samples, n_features) or uint8 (n, H, W) renders, "
+                    f"got shape {X.shape} {X.dtype}"
+                )
             if X.dtype != np.float32:
                 self.X = X.astype(np.float32)
             _check_rows("X", X.shape[0], n)
@@ -186,7 +191,7 @@ class MultiLabelDataset:
         loss or score NaN; labelsphere refuses them before any work. Returns ``self``.
         """
         X = self.X
-        if X is None or isinstance(X, list):
+        if X is None or isinstance(X, list) or X.dtype == np.uint8:
             return self
         if sp.issparse(X):
             bad = np.flatnonzero(~np.isfinite(X.data))

@@ -34,6 +34,7 @@ Speed
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import stat
@@ -44,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
+from labelsphere.data.dataset import MultiLabelDataset
 from labelsphere.images.cache import ShardCache
 
-__all__ = ["DEFAULT_RENDER_CACHE", "RenderCache", "render_icons"]
+__all__ = ["DEFAULT_RENDER_CACHE", "RenderCache", "render_dataset", "render_icons"]
 
 DEFAULT_RENDER_CACHE = Path.home() / ".cache" / "labelsphere" / "renders"
 """A suggested ``cache_dir`` for :func:`render_icons` (beside the feature cache)."""
@@ -192,6 +194,30 @@ def render_icons(
             stacklevel=2,
         )
     return images, ok
+
+
+def render_dataset(
+    data: MultiLabelDataset,
+    size: int = 32,
+    cache_dir: str | Path | None = DEFAULT_RENDER_CACHE,
+    progress: bool = True,
+    num_workers: int = 0,
+) -> MultiLabelDataset:
+    """``data`` with its image/SVG files replaced by (n, size, size) uint8 renders.
+
+    Icons that cannot be rendered are dropped (counted in ``info["skipped_images"]``, like
+    frozen features), so every row that remains is a real render. The labels, vocabulary and
+    name are kept; ``info["render_size"]`` records the size.
+    """
+    if not isinstance(data.X, list):
+        raise ValueError(f"{data.name}: rendering needs image or SVG files as inputs")
+    renders, ok = render_icons(
+        data.X, size, cache_dir=cache_dir, progress=progress, num_workers=num_workers
+    )
+    keep = np.flatnonzero(ok)
+    skipped = [data.X[i] for i in np.flatnonzero(~ok)]
+    info = {**(data.info or {}), "render_size": int(size), "skipped_images": skipped}
+    return dataclasses.replace(data.subset(keep), X=renders[keep], info=info)
 
 
 def _icon_bytes(icon: Any, i: int) -> tuple[bytes | None, str, str]:

@@ -61,7 +61,9 @@ class FeatureBatches:
     ) -> None:
         if X.shape[0] != Y.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}")
-        self.X = X if sp.issparse(X) else np.ascontiguousarray(X, dtype=np.float32)
+        # uint8 renders stay uint8 (a quarter of the memory); batches become float32.
+        keep = sp.issparse(X) or X.dtype == np.uint8
+        self.X = X if keep else np.ascontiguousarray(X, dtype=np.float32)
         self.Y = sp.csr_matrix(Y)
         self.n = X.shape[0]
         self.sparse_targets = sparse_targets

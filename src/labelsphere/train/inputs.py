@@ -36,6 +36,12 @@ class ImageOptions:
         frozen: train heads on cached frozen features (True) or fine-tune end to end.
         cache_dir: the feature cache (default ``~/.cache/labelsphere/features``).
         num_workers: DataLoader workers decoding images.
+        image_size: frozen features at this side in pixels, the whole image resized to it
+            (no centre crop: icons and other drawings fill their frame); ``None``: the
+            backbone's own preprocessing (224 px, centre crop, for EfficientNet-Lite0).
+        render_size: instead of a timm backbone, render every image to (S, S) uint8
+            grayscale (``labelsphere.data.renders``, cached) and train the ``PixelCNN`` from
+            scratch on them, end to end (the paper's setting, at icon scale).
     """
 
     backbone: str = "tf_efficientnet_lite0"
@@ -43,6 +49,8 @@ class ImageOptions:
     frozen: bool = True
     cache_dir: Path | None = None
     num_workers: int = 0
+    image_size: int | None = None
+    render_size: int | None = None
 
 
 @dataclass
@@ -109,7 +117,21 @@ def prepare_inputs(
     if (tr.info or {}).get("input_kind") == "text":
         return _featurize_text(tr, va, te, text or TextOptions())
     weights = None if images.weights is None or images.weights.lower() == "none" else images.weights
+    if images.render_size is not None:
+        from labelsphere.data.renders import DEFAULT_RENDER_CACHE, render_dataset
+        from labelsphere.images.cnn import PIXEL_CNN
+
+        size = images.render_size
+        if not (isinstance(size, int) and 8 <= size <= 256):
+            raise ValueError(f"render_size must be an integer in [8, 256], got {size!r}")
+        cache = images.cache_dir.parent / "renders" if images.cache_dir else DEFAULT_RENDER_CACHE
+        out = [render_dataset(d, size, cache, progress, images.num_workers) for d in (tr, va, te)]
+        skipped = {d.name: len(d.info["skipped_images"]) for d in out}
+        config = {"backbone": PIXEL_CNN, "backbone_weights": None, "frozen": False}
+        return PreparedInputs(out[0], out[1], out[2], None, config, skipped=skipped)
     if not images.frozen:
+        if images.image_size is not None:
+            raise ValueError("image_size is for frozen features; fine-tuning uses the backbone's")
         config = {
             "backbone": images.backbone,
             "backbone_weights": weights,
@@ -119,7 +141,11 @@ def prepare_inputs(
         return PreparedInputs(tr, va, te, None, config)
     from labelsphere.images import create_backbone, image_features
 
-    net = create_backbone(images.backbone, weights)
+    size = images.image_size
+    if size is not None and not (isinstance(size, int) and 16 <= size <= 1024):
+        raise ValueError(f"image_size must be an integer in [16, 1024], got {size!r}")
+    resize = None if size is None else {"input_size": (3, size, size), "crop_pct": 1.0}
+    net = create_backbone(images.backbone, weights, data_config=resize)
     out = image_features(
         [tr, va, te],
         net,

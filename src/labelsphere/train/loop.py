@@ -199,6 +199,19 @@ def _check_inputs(config: TrainConfig, train_data: MultiLabelDataset, val_data: 
             f"{train_data.name} holds image files: fine-tuning needs backbone=NAME and frozen=False; "
             "for frozen features run image_features() first"
         )
+    from labelsphere.images.cnn import PIXEL_CNN
+
+    renders = [
+        isinstance(d.X, np.ndarray) and d.X.ndim == 3 and d.X.dtype == np.uint8
+        for d in (train_data, val_data)
+    ]
+    if config.backbone == PIXEL_CNN and not all(renders):
+        raise ValueError(
+            f"backbone={PIXEL_CNN} trains on uint8 (n, H, W) renders (labelsphere.data.renders); "
+            f"{train_data.name} and its validation split must both hold them"
+        )
+    if any(renders) and config.backbone != PIXEL_CNN:
+        raise ValueError(f"{train_data.name} holds uint8 renders: they need backbone={PIXEL_CNN}")
     if train_data.vocabulary != val_data.vocabulary:
         raise ValueError("train and validation data must share one vocabulary")
     train_data.check_finite()
@@ -233,7 +246,10 @@ def _train(
     basis = label_basis(
         config.head, train_data.Y, config.n_components, config.seed, config.embedding_options
     )
-    in_features = None if images else train_data.X.shape[1]
+    pixels = train_data.X.ndim == 3 if not images else False  # renders for the PixelCNN
+    in_features = None if images or pixels else train_data.X.shape[1]
+    # A model on renders records their size, so it can render image files for prediction.
+    extra = {"pixel_input": {"size": int(train_data.X.shape[1])}} if pixels else None
     model = build_classifier(config, in_features, n_labels, basis).to(device)
     image = image_backbone(model)
     if images:
@@ -341,6 +357,7 @@ def _train(
                             config,
                             train_data.vocabulary,
                             in_features,
+                            extra=extra,
                             feature_extractor=feature_extractor,
                             label_counts=label_counts,
                             text_featurizer=text_featurizer,

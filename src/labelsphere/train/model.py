@@ -69,19 +69,27 @@ def build_classifier(
     embeddings: np.ndarray | None,
     image_weights: str | Path | None = "config",
 ) -> Classifier:
-    """Backbone (an MLP on features, or timm model + MLP when fine-tuning images) and head.
+    """Backbone (an MLP on features, a timm model + MLP when fine-tuning images, or the
+    ``PixelCNN`` + MLP on renders when ``config.backbone == "pixel-cnn"``) and head.
 
     ``in_features`` is the feature dimension (``None`` for a fine-tuned image backbone, whose
     output size is its own); ``image_weights`` overrides ``config.backbone_weights`` (the
     model directory loads its own copy instead of the original file).
     """
-    if config.backbone is not None and not config.frozen:
+    from labelsphere.images.cnn import PIXEL_CNN, PixelCNN
+
+    if config.backbone == PIXEL_CNN:
+        cnn = PixelCNN()  # trained from scratch on grayscale renders
+        mlp = MLP(cnn.num_features, config.hidden, config.dropout, config.input_dropout)
+        backbone: nn.Module = nn.Sequential(cnn, mlp)
+        out = mlp.out_features
+    elif config.backbone is not None and not config.frozen:
         from labelsphere.images import create_backbone
 
         weights = config.backbone_weights if image_weights == "config" else image_weights
         image = create_backbone(config.backbone, weights)
         mlp = MLP(image.num_features, config.hidden, config.dropout, config.input_dropout)
-        backbone: nn.Module = nn.Sequential(image, mlp)
+        backbone = nn.Sequential(image, mlp)
         out = mlp.out_features
     else:
         if in_features is None:
