@@ -61,6 +61,25 @@ CacheDir = Annotated[
     ),
 ]
 Workers = Annotated[int, typer.Option("--num-workers", help="DataLoader workers decoding images.")]
+ImageSize = Annotated[
+    int | None,
+    typer.Option(help="Frozen features at this side in pixels (whole image, no crop)."),
+]
+RenderSize = Annotated[
+    int | None,
+    typer.Option(
+        help="Render images to SxS grayscale and train the small PixelCNN from scratch on them "
+        "(end to end, instead of --backbone)."
+    ),
+]
+DatasetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dataset-option",
+        help="KEY=VALUE passed to the dataset's loader, repeatable "
+        "(e.g. --dataset-option max_icons=40000 for iconify-icons).",
+    ),
+]
 # Network and budget options shared by train and compare (one definition, same help).
 NComponents = Annotated[
     int, typer.Option("--n-components", "-d", help="Label embedding dimension (capped at L - 1).")
@@ -218,10 +237,32 @@ def report(
         )
 
 
-def _images(backbone: str, weights: str, frozen: bool, cache_dir: Path | None, workers: int):
+def _images(
+    backbone: str,
+    weights: str,
+    frozen: bool,
+    cache_dir: Path | None,
+    workers: int,
+    image_size: int | None = None,
+    render_size: int | None = None,
+):
     from labelsphere.train import ImageOptions
 
-    return ImageOptions(backbone, weights, frozen, cache_dir, workers)
+    return ImageOptions(backbone, weights, frozen, cache_dir, workers, image_size, render_size)
+
+
+def _dataset_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``["max_icons=40000", "seed=1"]`` -> ``{"max_icons": 40000, "seed": 1}`` (JSON values)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--dataset-option: expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value  # a bare string
+    return out
 
 
 def _items(
@@ -292,11 +333,14 @@ def train(
     frozen: Frozen = True,
     cache_dir: CacheDir = None,
     num_workers: Workers = 0,
+    image_size: ImageSize = None,
+    render_size: RenderSize = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
     test_file: TestFile = None,
     allow_outside: AllowOutside = False,
+    dataset_option: DatasetOption = None,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -316,8 +360,11 @@ def train(
             head,
             data_dir,
             val_fraction,
-            _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
-            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside),
+            _images(
+                backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
+            ),
+            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside)
+            | _dataset_options(dataset_option),
             resume=resume,
             n_components=n_components,
             hidden=_hidden(hidden),
@@ -521,13 +568,24 @@ def compare(
     heads: Annotated[
         str,
         typer.Option(
-            help="Comma-separated head specs; sigmoid is always included. Use ';' to separate specs that contain commas."
+            help="Comma-separated head specs; the baseline is always included. Use ';' to separate specs that contain commas."
         ),
     ] = "embedding,sigmoid",
     seeds: Annotated[int, typer.Option(help="Seeds per head at its tuned learning rate.")] = 3,
     lrs: Annotated[
         str, typer.Option(help="Learning rates searched per head on validation (seed 0).")
     ] = "3e-4,1e-3,3e-3",
+    baseline: Annotated[
+        str, typer.Option(help="The head spec the others are measured against.")
+    ] = "sigmoid",
+    extend_grid: Annotated[
+        int,
+        typer.Option(help="Add up to this many rates beyond an edge of --lrs that a head picks."),
+    ] = 2,
+    budget_seeds: Annotated[
+        bool,
+        typer.Option(help="Also run every seed at each shorter budget's own tuned rate."),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/compare-DATASET).")
     ] = None,
@@ -547,11 +605,14 @@ def compare(
     frozen: Frozen = True,
     cache_dir: CacheDir = None,
     num_workers: Workers = 0,
+    image_size: ImageSize = None,
+    render_size: RenderSize = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
     test_file: TestFile = None,
     allow_outside: AllowOutside = False,
+    dataset_option: DatasetOption = None,
     data_dir: DataDir = None,
     threads: Threads = None,
 ) -> None:
@@ -575,8 +636,14 @@ def compare(
             [float(x) for x in lrs.split(",") if x.strip()],
             data_dir,
             val_fraction,
-            _images(backbone, backbone_weights, frozen, cache_dir, num_workers),
-            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside),
+            _images(
+                backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
+            ),
+            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside)
+            | _dataset_options(dataset_option),
+            baseline=baseline,
+            extend_grid=extend_grid,
+            budget_seeds=budget_seeds,
             n_components=n_components,
             hidden=_hidden(hidden),
             dropout=dropout,
