@@ -193,7 +193,8 @@ def count_shards_distributed(
     CooccurrenceCounter
         On **every** rank the same counter, bit-identical to ``count_shards`` over all files in
         one process (vocabulary and its order, label counts, pair CSR arrays, ``n_samples_``).
-        Extra attributes: ``seconds_`` (the slowest rank's counting plus the merge),
+        Extra attributes: ``seconds_`` (the slowest rank's counting plus the merge; like
+        ``count_shards``'s, it leaves out the final ordering by count and ``min_count``),
         ``samples_per_second_`` (all ranks' samples per ``seconds_``), ``merge_seconds_``,
         ``rank_`` and ``world_size_`` (this process's place; only rank 0 should write files).
     """
@@ -333,38 +334,40 @@ def _count_distributed(
     counts[to_global] = counter.label_counts_[:n_local]
     counts_t = torch.from_numpy(counts)
     dist.all_reduce(counts_t, group=group)
-    upper = counter._upper()
-    if n_local:
-        rows = np.repeat(np.arange(upper.shape[0], dtype=np.int64), np.diff(upper.indptr))
-        r, c = to_global[rows], to_global[upper.indices.astype(np.int64)]
-        keys = np.minimum(r, c) * L + np.maximum(r, c)
-        data = upper.data.astype(np.int64, copy=False)
-        del rows, r, c
-    else:
-        keys = data = np.zeros(0, dtype=np.int64)
-    parts = _all_gather_varlen(torch.from_numpy(np.concatenate([keys, data])), group)
-    del keys, data, upper
-    keys = np.concatenate([p[: p.numel() // 2].numpy() for p in parts])
-    data = np.concatenate([p[p.numel() // 2 :].numpy() for p in parts])
-    del parts
-    pairs = sp.csr_matrix((data, (keys // L, keys % L)), shape=(L, L))
-    del keys, data
-    pairs.sum_duplicates()
-    merged = CooccurrenceCounter(
-        n_labels=L, vocabulary=vocabulary if vocabulary is not None else None
+    # Each rank's upper triangle as canonical CSR over the merged labels (a grown vocabulary's
+    # rows and columns renumbered here, on every rank at once); sent as one int64 tensor of
+    # row lengths, column indices and counts; the sum of canonical CSR matrices is canonical.
+    upper = _in_global_space(counter, to_global, L, vocabulary is not None)
+    payload = np.concatenate(
+        [np.diff(upper.indptr).astype(np.int64), upper.indices.astype(np.int64), upper.data]
     )
+    del upper
+    parts = _all_gather_varlen(torch.from_numpy(payload), group)
+    del payload
+    pairs = sp.csr_matrix((L, L), dtype=np.int64)
+    for part in parts:
+        a = part.numpy()
+        nnz = (a.size - L) // 2
+        indptr = np.zeros(L + 1, dtype=np.int64)
+        np.cumsum(a[:L], out=indptr[1:])
+        m = sp.csr_matrix((a[L + nnz :], a[L : L + nnz], indptr), shape=(L, L))
+        m.has_canonical_format = True
+        pairs = m if pairs.nnz == 0 else pairs + m
+    del parts
+    pairs.sum_duplicates()  # canonical already: a no-op that makes sure
+    merged = CooccurrenceCounter(n_labels=L, vocabulary=vocabulary)
     merged.n_samples_ = int(n_samples.item())
     merged.label_counts_ = counts_t.numpy().copy()
     merged._pairs = _compact(pairs)
     del pairs
     if vocabulary is None and names:
         merged.vocabulary = LabelVocabulary(names)
-    if merged.n_samples_ == 0:
-        raise ValueError("the shards hold no samples")
-    merged = _finish(merged, vocabulary, min_count)
     merge_seconds = time.perf_counter() - t1
     times = torch.tensor([count_seconds + merge_seconds, merge_seconds], dtype=torch.float64)
     dist.all_reduce(times, op=dist.ReduceOp.MAX, group=group)
+    if merged.n_samples_ == 0:
+        raise ValueError("the shards hold no samples")
+    merged = _finish(merged, vocabulary, min_count)
     seconds = float(times[0])
     merged.seconds_ = seconds  # type: ignore[attr-defined]
     merged.samples_per_second_ = (  # type: ignore[attr-defined]
@@ -374,6 +377,26 @@ def _count_distributed(
     merged.rank_ = rank  # type: ignore[attr-defined]
     merged.world_size_ = world  # type: ignore[attr-defined]
     return merged
+
+
+def _in_global_space(
+    counter: CooccurrenceCounter, to_global: np.ndarray, L: int, same: bool
+) -> sp.csr_matrix:
+    """This rank's stored upper triangle with local label i renumbered ``to_global[i]``, over
+    ``L`` labels, canonical (sorted, summed); ``same``: the numbering is already the global."""
+    upper = counter._upper()
+    if same:
+        return upper
+    n_local = len(to_global)
+    if n_local == 0:
+        return sp.csr_matrix((L, L), dtype=np.int64)
+    rows = np.repeat(to_global, np.diff(upper.indptr[: n_local + 1]))
+    cols = to_global[upper.indices]
+    lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+    del rows, cols
+    out = sp.csr_matrix((upper.data, (lo, hi)), shape=(L, L))
+    out.sum_duplicates()
+    return out
 
 
 def _merge_names(
