@@ -497,6 +497,42 @@ def test_create_app_checks_its_options(predictors):
             create_app(predictors["features"], **bad)
 
 
+def test_a_ranking_backend_serves_the_same_top_k(predictors, rows):
+    # backend= ranks rows and texts through a LabelIndex built at start-up; exact search
+    # gives the head's own top-k (scores equal up to float rounding); FAISS flat too.
+    p = predictors["features"]
+    for backend in ("exact", "faiss-flat"):
+        c = TestClient(create_app(p, backend=backend))
+        got = c.post("/predict", json={"rows": rows.tolist(), "k": 5}).json()["predictions"]
+        want = _direct(p.predict(rows, 5))
+        names = [[x["label"] for x in g["labels"]] for g in got]
+        assert names == [[x["label"] for x in w["labels"]] for w in want]
+        np.testing.assert_allclose(
+            [[x["score"] for x in g["labels"]] for g in got],
+            [[x["score"] for x in w["labels"]] for w in want],
+            rtol=1e-4,
+            atol=1e-5,
+        )
+        # Calibrated sets still score every label.
+        if p.thresholds is not None:
+            r = c.post("/predict", json={"rows": rows[:2].tolist(), "threshold": "calibrated"})
+            assert r.json() == {"predictions": _direct(p.predict(rows[:2], 5, "calibrated"))}
+    t = predictors["text"]
+    c = TestClient(create_app(t, backend="exact"))
+    texts = ["arrow left circle Arrows", "brand github Brand"]
+    got = c.post("/predict", json={"texts": texts, "k": 4}).json()["predictions"]
+    want = _direct(t.predict_texts(texts, 4))
+    assert [[x["label"] for x in g["labels"]] for g in got] == [
+        [x["label"] for x in w["labels"]] for w in want
+    ]
+    with pytest.raises(ValueError, match="backend must be one of"):
+        create_app(p, backend="annoy")
+    with pytest.raises(ValueError, match="label-embedding head"):
+        create_app(predictors["sigmoid"], backend="exact")
+    with pytest.raises(ValueError, match="ranks feature rows and texts"):
+        create_app(predictors["image"], backend="exact")
+
+
 def test_real_uvicorn_server_on_localhost(models, rows):
     """make_server (what `serve` runs) on 127.0.0.1, a free port, in a background thread."""
     server = make_server(models["features"], port=0, log_level="warning", max_body_bytes=64 * 1024)

@@ -551,12 +551,26 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted.")] = 16
     * 2**20,
     max_batch: Annotated[int, typer.Option(help="Most rows, texts or files per request.")] = 1024,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Rank top-k lists of rows and texts with: none (the head scores every label) | "
+            "exact | faiss-flat | faiss-hnsw | faiss-ivf (label-embedding heads)."
+        ),
+    ] = "none",
 ) -> None:
     """Serve a model over HTTP (FastAPI on uvicorn): POST /predict, GET /labels/{name}/similar,
     GET /health; the OpenAPI schema at /docs."""
     from labelsphere.serve import serve as run_server
 
-    run_server(model_dir, host, port, max_body_bytes=max_body_bytes, max_batch=max_batch)
+    run_server(
+        model_dir,
+        host,
+        port,
+        max_body_bytes=max_body_bytes,
+        max_batch=max_batch,
+        backend=None if backend == "none" else backend,
+    )
 
 
 @app.command()

@@ -176,7 +176,7 @@ class EmbeddingHead(MultiLabelHead):
         learned bias rides along as one more coordinate (queries get a 1 there).
         """
         scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
-        factor = float(self.log_scale.exp()) if scored else 1.0
+        factor = float(self.log_scale.detach().exp()) if scored else 1.0
         keys = self._keys().detach()
         if self.bias is not None:
             keys = torch.cat([keys, (self.bias.detach() / factor)[:, None]], dim=1)

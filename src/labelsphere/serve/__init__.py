@@ -40,7 +40,8 @@ def serve(
             only. Bind another address only behind something that authenticates clients.
         port: the TCP port (0: any free port).
         log_level: uvicorn's log level.
-        app_options: :func:`create_app`'s ``max_body_bytes``, ``max_batch``, ``default_k``.
+        app_options: :func:`create_app`'s ``max_body_bytes``, ``max_batch``, ``default_k``,
+            ``backend``.
     """
     make_server(model_dir, host, port, log_level=log_level, **app_options).run()
 

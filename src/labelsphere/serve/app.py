@@ -71,7 +71,7 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_BATCH = 1024
 MAX_LABELS_PAGE = 10_000
 ROW_KINDS = ("features", "frozen-image")
-IMAGE_KINDS = ("frozen-image", "image")
+IMAGE_KINDS = ("frozen-image", "image", "pixels")
 # Upload suffixes kept on the temporary file (the loader recognises SVG by suffix or content);
 # any other name is written without a suffix. The upload's name never becomes a path.
 _IMAGE_SUFFIXES = frozenset(
@@ -145,11 +145,19 @@ def _error(status: int, detail: str) -> JSONResponse:
 class _Service:
     """The loaded Predictor, its lock and the request checks shared by the routes."""
 
-    def __init__(self, predictor: Predictor, source: str, max_batch: int, default_k: int) -> None:
+    def __init__(
+        self,
+        predictor: Predictor,
+        source: str,
+        max_batch: int,
+        default_k: int,
+        backend: str | None = None,
+    ) -> None:
         self.predictor = predictor
         self.source = source
         self.max_batch = max_batch
         self.default_k = default_k
+        self.backend = backend
         self.lock = threading.Lock()
         self._space: tuple[str, torch.Tensor] | None = None
         self._space_lock = threading.Lock()
@@ -183,6 +191,7 @@ class _Service:
             "features": 'feature rows (JSON {"rows": [[...], ...]})',
             "text": 'texts (JSON {"texts": ["...", ...]})',
             "image": "image files (multipart/form-data, field 'files')",
+            "pixels": "image files (multipart/form-data, field 'files')",
             "frozen-image": "image files (multipart/form-data, field 'files') or feature rows "
             '(JSON {"rows": [[...], ...]})',
         }[self.kind]
@@ -209,10 +218,16 @@ class _Service:
             # once (a warning from another thread meanwhile lands here, and is logged below).
             with self.lock, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
+                # The ranking backend applies to top-k lists of feature rows and texts; image
+                # files and calibrated sets score every label (Predictor.predict's rules).
+                backend = (
+                    None if threshold is not None or isinstance(inputs, list) else self.backend
+                )
                 if texts:
-                    out = self.predictor.predict_texts(inputs, k, threshold)
+                    backend = None if threshold is not None else self.backend
+                    out = self.predictor.predict_texts(inputs, k, threshold, backend)
                 else:
-                    out = self.predictor.predict(inputs, k, threshold, names=names)
+                    out = self.predictor.predict(inputs, k, threshold, names=names, backend=backend)
         except ValueError as e:
             raise HTTPException(422, _sentence(str(e))) from None
         skipped = []
@@ -383,11 +398,19 @@ def _sentence(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- the app
+def _probe_input(predictor: Predictor) -> Any:
+    """One input of the kind the model ranks with a backend (a zero row, or an empty text)."""
+    if predictor.kind == "text":
+        return [""]
+    return np.zeros((1, predictor.in_features), np.float32)
+
+
 def create_app(
     model_dir_or_predictor: str | Path | Predictor,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_batch: int = DEFAULT_MAX_BATCH,
     default_k: int = 5,
+    backend: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving one model, loaded once here (or the ``Predictor`` given).
 
@@ -398,6 +421,10 @@ def create_app(
         max_batch: most inputs (rows, texts or image files) in one request (413 above).
         default_k: labels per input when the request gives no ``k`` (capped at the number of
             labels).
+        backend: rank top-k lists of feature rows and texts through a ``LabelIndex``
+            (``"exact"``, ``"faiss-flat"``, ``"faiss-hnsw"``, ``"faiss-ivf"``; see
+            ``Predictor.topk``), built once at start-up; ``None``: score every label with the
+            head. Calibrated sets and image files always score every label.
     """
     for name, value in (
         ("max_body_bytes", max_body_bytes),
@@ -412,7 +439,17 @@ def create_app(
     else:
         predictor = Predictor.load(model_dir_or_predictor)
         source = str(model_dir_or_predictor)
-    service = _Service(predictor, source, max_batch, default_k)
+    if backend is not None:
+        from labelsphere.decode import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {sorted(BACKENDS)} or None, got {backend!r}")
+        if predictor.kind not in (*ROW_KINDS, "text"):
+            raise ValueError(
+                f"backend= ranks feature rows and texts; this is a {predictor.kind} model"
+            )
+        predictor.topk(_probe_input(predictor), 1, backend)  # build the index now, fail early
+    service = _Service(predictor, source, max_batch, default_k, backend)
 
     app = FastAPI(
         title="labelsphere",
