@@ -312,6 +312,7 @@ def _count_distributed(
                 if bytes_done and total_bytes:
                     bar.total = bar.n + round(bar.n / bytes_done * (total_bytes - bytes_done))
                     bar.refresh()
+        counter._upper()  # the last batches' pair counts summed in: counting, not merging
     except Exception as e:
         error = e
     _raise_if_any(error, group)
