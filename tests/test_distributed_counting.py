@@ -40,6 +40,7 @@ ERRORS = {
     "mismatch": (["a.jsonl", "b.csv", "c.jsonl.gz"], ["a.jsonl", "b.csv"]),
     "bad_row": (["a.jsonl", "bad.jsonl"], None),
     "unknown": (["a.jsonl", "b.csv"], None),  # with small.json and unknown="error"
+    "too_rare": (["a.jsonl", "b.csv"], None),  # min_count above every count
 }
 
 
@@ -142,6 +143,8 @@ def test_errors_reach_every_rank(two_ranks):
     )
     assert e["unknown", 0].startswith("UnknownLabelError: ") and "a.jsonl" in e["unknown", 0]
     assert e["unknown", 1].startswith("UnknownLabelError: ") and "b.csv" in e["unknown", 1]
+    for r in (0, 1):  # decided from the merged counts: the same on every rank
+        assert e["too_rare", r] == "ValueError: no label occurs at least min_count=1000000000 times"
 
 
 def test_count_command_under_torchrun(shards, tmp_path):
@@ -201,6 +204,7 @@ def _worker(d: Path, out: Path) -> None:
         "mismatch": (ERRORS["mismatch"][rank], None, 1, "error"),
         "bad_row": (ERRORS["bad_row"][0], None, 1, "error"),
         "unknown": (ERRORS["unknown"][0], "small.json", 1, "error"),
+        "too_rare": (ERRORS["too_rare"][0], None, 10**9, "error"),
     }
     for case, args in errors.items():
         try:

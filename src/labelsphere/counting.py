@@ -183,18 +183,20 @@ def count_shards_distributed(
 
     The counts are combined with tensor collectives: the label counts with an all-reduce, the
     sparse pair counts (upper triangle) with an all-gather of variable-length int64 tensors
-    (sizes first, then padded). Without a vocabulary each rank's names travel as UTF-8 bytes
-    with the index of the file each first appeared in, from which every rank rebuilds the
-    one-process order of first appearance; ordering by count and ``min_count`` then apply as
-    in ``count_shards``. Parameters are those of :func:`count_shards` (no ``checkpoint``).
+    (sizes first, then padded), summed as canonical CSR. Without a vocabulary each rank's
+    names travel as UTF-8 bytes with the index of the file each first appeared in, from which
+    every rank rebuilds the one-process order of first appearance; the final labels (count
+    order, ``min_count``) are then chosen from the merged label counts as in ``count_shards``,
+    and each rank renumbers its pair counts straight to them before they are gathered.
+    Parameters are those of :func:`count_shards` (no ``checkpoint``).
 
     Returns
     -------
     CooccurrenceCounter
         On **every** rank the same counter, bit-identical to ``count_shards`` over all files in
         one process (vocabulary and its order, label counts, pair CSR arrays, ``n_samples_``).
-        Extra attributes: ``seconds_`` (the slowest rank's counting plus the merge; like
-        ``count_shards``'s, it leaves out the final ordering by count and ``min_count``),
+        Extra attributes: ``seconds_`` (the slowest rank's counting plus the merge, which
+        includes the final ordering by count and ``min_count``),
         ``samples_per_second_`` (all ranks' samples per ``seconds_``), ``merge_seconds_``,
         ``rank_`` and ``world_size_`` (this process's place; only rank 0 should write files).
     """
@@ -335,40 +337,49 @@ def _count_distributed(
     counts[to_global] = counter.label_counts_[:n_local]
     counts_t = torch.from_numpy(counts)
     dist.all_reduce(counts_t, group=group)
-    # Each rank's upper triangle as canonical CSR over the merged labels (a grown vocabulary's
-    # rows and columns renumbered here, on every rank at once); sent as one int64 tensor of
-    # row lengths, column indices and counts; the sum of canonical CSR matrices is canonical.
-    upper = _in_global_space(counter, to_global, L, vocabulary is not None)
+    if int(n_samples.item()) == 0:
+        raise ValueError("the shards hold no samples")
+    if not names:
+        raise ValueError("the shards hold no label names")
+    # The final labels (count order, min_count) from the merged counts, as count_shards picks
+    # them; each rank renumbers its own labels straight to them (dropped ones: -1).
+    keep, vocab = _kept(counts, names, vocabulary, min_count)
+    if keep is None:
+        K, final_of_local = L, to_global
+    else:
+        K = keep.size
+        final_of = np.full(L, -1, dtype=np.int64)
+        final_of[keep] = np.arange(K)
+        final_of_local = final_of[to_global]
+    identity = vocabulary is not None and keep is None
+    # Each rank's upper triangle as canonical CSR over the final labels, sent as one int64
+    # tensor of row lengths, column indices and counts; a sum of canonical CSR is canonical.
+    upper = _renumbered(counter, final_of_local, K, identity)
     payload = np.concatenate(
         [np.diff(upper.indptr).astype(np.int64), upper.indices.astype(np.int64), upper.data]
     )
     del upper
     parts = _all_gather_varlen(torch.from_numpy(payload), group)
     del payload
-    pairs = sp.csr_matrix((L, L), dtype=np.int64)
+    pairs = sp.csr_matrix((K, K), dtype=np.int64)
     for part in parts:
         a = part.numpy()
-        nnz = (a.size - L) // 2
-        indptr = np.zeros(L + 1, dtype=np.int64)
-        np.cumsum(a[:L], out=indptr[1:])
-        m = sp.csr_matrix((a[L + nnz :], a[L : L + nnz], indptr), shape=(L, L))
+        nnz = (a.size - K) // 2
+        indptr = np.zeros(K + 1, dtype=np.int64)
+        np.cumsum(a[:K], out=indptr[1:])
+        m = sp.csr_matrix((a[K + nnz :], a[K : K + nnz], indptr), shape=(K, K))
         m.has_canonical_format = True
         pairs = m if pairs.nnz == 0 else pairs + m
     del parts
     pairs.sum_duplicates()  # canonical already: a no-op that makes sure
-    merged = CooccurrenceCounter(n_labels=L, vocabulary=vocabulary)
+    merged = CooccurrenceCounter(n_labels=K, vocabulary=vocab)
     merged.n_samples_ = int(n_samples.item())
-    merged.label_counts_ = counts_t.numpy().copy()
+    merged.label_counts_ = counts if keep is None else counts[keep]
     merged._pairs = _compact(pairs)
     del pairs
-    if vocabulary is None and names:
-        merged.vocabulary = LabelVocabulary(names)
     merge_seconds = time.perf_counter() - t1
     times = torch.tensor([count_seconds + merge_seconds, merge_seconds], dtype=torch.float64)
     dist.all_reduce(times, op=dist.ReduceOp.MAX, group=group)
-    if merged.n_samples_ == 0:
-        raise ValueError("the shards hold no samples")
-    merged = _finish(merged, vocabulary, min_count)
     seconds = float(times[0])
     merged.seconds_ = seconds  # type: ignore[attr-defined]
     merged.samples_per_second_ = (  # type: ignore[attr-defined]
@@ -380,22 +391,24 @@ def _count_distributed(
     return merged
 
 
-def _in_global_space(
-    counter: CooccurrenceCounter, to_global: np.ndarray, L: int, same: bool
+def _renumbered(
+    counter: CooccurrenceCounter, new_of: np.ndarray, K: int, identity: bool
 ) -> sp.csr_matrix:
-    """This rank's stored upper triangle with local label i renumbered ``to_global[i]``, over
-    ``L`` labels, canonical (sorted, summed); ``same``: the numbering is already the global."""
+    """This rank's stored upper triangle with its label i renumbered ``new_of[i]`` (-1: left
+    out), over ``K`` labels, canonical (sorted, summed); ``identity``: no renumbering."""
     upper = counter._upper()
-    if same:
+    if identity:
         return upper
-    n_local = len(to_global)
+    n_local = len(new_of)
     if n_local == 0:
-        return sp.csr_matrix((L, L), dtype=np.int64)
-    rows = np.repeat(to_global, np.diff(upper.indptr[: n_local + 1]))
-    cols = to_global[upper.indices]
+        return sp.csr_matrix((K, K), dtype=np.int64)
+    rows = np.repeat(new_of, np.diff(upper.indptr[: n_local + 1]))
+    cols = new_of[upper.indices]
+    ok = (rows >= 0) & (cols >= 0)
+    rows, cols, data = rows[ok], cols[ok], upper.data[ok]
     lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
-    del rows, cols
-    out = sp.csr_matrix((upper.data, (lo, hi)), shape=(L, L))
+    del rows, cols, ok
+    out = sp.csr_matrix((data, (lo, hi)), shape=(K, K))
     out.sum_duplicates()
     return out
 
@@ -573,16 +586,22 @@ def _finish(
     """Order a grown vocabulary by count and drop labels below ``min_count`` (exactly)."""
     if counter.vocabulary is None:
         raise ValueError("the shards hold no label names")
-    counts = counter.label_counts_
-    if vocabulary is None:
-        order = np.argsort(-counts, kind="stable")  # ties: first appearance
-    elif min_count == 1:
-        return counter  # a given vocabulary is kept whole, unseen labels included
-    else:
-        order = np.arange(counter.n_labels)
+    keep, vocab = _kept(counter.label_counts_, counter.vocabulary.names, vocabulary, min_count)
+    return counter if keep is None else counter._take(keep, vocab)
+
+
+def _kept(
+    counts: np.ndarray, names: list[str], vocabulary: LabelVocabulary | None, min_count: int
+) -> tuple[np.ndarray | None, LabelVocabulary]:
+    """The labels kept, in their final order (``None``: all, as they are), and their vocabulary.
+
+    A grown vocabulary is ordered by decreasing count (ties: first appearance); a given one
+    keeps its order, and with ``min_count=1`` is kept whole, unseen labels included.
+    """
+    if vocabulary is not None and min_count == 1:
+        return None, vocabulary
+    order = np.argsort(-counts, kind="stable") if vocabulary is None else np.arange(len(counts))
     keep = order[counts[order] >= min_count]
     if keep.size == 0:
         raise ValueError(f"no label occurs at least min_count={min_count} times")
-    names = counter.vocabulary.names
-    vocab = LabelVocabulary([names[i] for i in keep], counts[keep])
-    return counter._take(keep, vocab)
+    return keep, LabelVocabulary([names[i] for i in keep], counts[keep])
