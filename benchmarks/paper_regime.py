@@ -1,0 +1,245 @@
+"""The paper's regime: tables and the data-scaling plot from ``labelsphere compare`` runs.
+
+Reads the ``results.json`` of finished comparisons (iconify-icons in the frozen and end-to-end
+settings, the feature sets rerun with the prior-bias baseline) and writes, nothing retyped:
+
+* per comparison, every head's test metrics at its tuned rate (mean over seeds), the test
+  MAP@100 at each budget (rate re-tuned per budget on validation; see ``compare``'s
+  ``budget_seeds``), its ratio to the baseline, steps and seconds to the baseline's best
+  validation MAP@100, and the wall-clock of its runs;
+* the data-scaling plot: the default head's test MAP@100 over the baseline's, against the
+  number of training samples, from these runs and the earlier nested-subset sweeps
+  (``docs/benchmarks/data_scaling_*.json``, whose baseline is the plain sigmoid head).
+
+    python benchmarks/paper_regime.py runs/iconify-frozen-40k runs/iconify-e2e-8k \\
+        --md docs/benchmarks/paper_regime.md --json docs/benchmarks/paper_regime.json \\
+        --png docs/benchmarks/data_scaling_all.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = ("MAP@100", "mAP", "P@1", "P@5", "PSP@5")
+
+
+def _mean(xs: list[float]) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return statistics.fmean(xs) if xs else None
+
+
+def summarize(path: Path) -> dict[str, Any]:
+    """One comparison's rows: per head, metrics, budgets, speed and time."""
+    s = json.loads((path / "results.json").read_text())
+    base = s["baseline"]
+    heads = s["heads"]
+    base_map = _mean([r["test"]["MAP@100"] for r in heads[base]["runs"]])
+    base_budgets = heads[base].get("budget_test", {})
+    rows = []
+    for spec, res in heads.items():
+        runs = res["runs"]
+        test = {m: _mean([r["test"].get(m) for r in runs]) for m in METRICS}
+        reach = [r["to_baseline_best"] for r in runs]
+        base_runs = heads[base]["runs"]
+        steps_ratio = [
+            r["steps"] / b["best"]["step"]
+            for r, b in zip(reach, base_runs, strict=False)
+            if r["steps"] is not None
+        ]
+        secs_ratio = [
+            r["seconds"] / b["best"]["seconds"]
+            for r, b in zip(reach, base_runs, strict=False)
+            if r["seconds"] is not None
+        ]
+        budgets = {}
+        for e, bt in res.get("budget_test", {}).items():
+            v = bt["test"]["MAP@100"]
+            b = base_budgets.get(e, {}).get("test", {}).get("MAP@100")
+            budgets[e] = {
+                "MAP@100": v,
+                "ratio": None if not b else v / b,
+                "lr": bt["lr"],
+                "n_seeds": bt["n_seeds"],
+            }
+        rows.append(
+            {
+                "head": spec,
+                "lr": res["lr"],
+                "lr_searched": sorted(res["lr_search"], key=float),
+                "n_seeds": len(runs),
+                "test": test,
+                "ratio": None if not base_map else test["MAP@100"] / base_map,
+                "steps_to_baseline_best": statistics.median(steps_ratio) if steps_ratio else None,
+                "seconds_to_baseline_best": statistics.median(secs_ratio) if secs_ratio else None,
+                "reached": f"{len(steps_ratio)}/{len(runs)}",
+                "seconds_per_run": _mean([r["seconds"] for r in runs]),
+                "budgets": budgets,
+            }
+        )
+    return {
+        "dir": str(path),
+        "dataset": s["dataset"],
+        "baseline": base,
+        "n_train": s["n_train"],
+        "n_val": s["n_val"],
+        "n_test": s["n_test"],
+        "n_labels": s["n_labels"],
+        "epochs": s["config"]["epochs"],
+        "backbone": s["config"].get("backbone"),
+        "run_minutes": s.get("run_seconds", 0) / 60,
+        "n_runs": s.get("n_runs"),
+        "rows": rows,
+    }
+
+
+def _f(v: float | None, fmt: str = ".4f") -> str:
+    return "—" if v is None else format(v, fmt)
+
+
+def markdown(comparisons: list[dict[str, Any]]) -> str:
+    out = []
+    for c in comparisons:
+        budgets = sorted({e for r in c["rows"] for e in r["budgets"]}, key=float)
+        out += [
+            f"### {c['dataset']} ({c['backbone'] or 'features'}): {c['n_train']:,} train / "
+            f"{c['n_val']:,} val / {c['n_test']:,} test, {c['n_labels']:,} labels, "
+            f"{c['epochs']} epochs, baseline `{c['baseline']}`",
+            "",
+            f"`{c['dir']}`: {c['n_runs']} runs, {c['run_minutes']:.0f} min of training.",
+            "",
+            "| head | lr | seeds | MAP@100 | mAP | P@1 | P@5 | PSP@5 | vs baseline | steps to baseline's best | seconds to it | s / run |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in c["rows"]:
+            t = r["test"]
+            out.append(
+                f"| {r['head']} | {r['lr']:g} | {r['n_seeds']} | {_f(t['MAP@100'])} | "
+                f"{_f(t['mAP'])} | {_f(t['P@1'])} | {_f(t['P@5'])} | {_f(t['PSP@5'])} | "
+                f"{_f(r['ratio'], '.3f')}× | {_f(r['steps_to_baseline_best'], '.2f')}× ({r['reached']}) | "
+                f"{_f(r['seconds_to_baseline_best'], '.2f')}× | {_f(r['seconds_per_run'], '.0f')} |"
+            )
+        if budgets:
+            out += [
+                "",
+                "Test MAP@100 within each budget (rate re-tuned per budget; ratio to the baseline):",
+                "",
+                "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
+                "|---|" + "---|" * len(budgets),
+            ]
+            for r in c["rows"]:
+                cells = []
+                for e in budgets:
+                    b = r["budgets"].get(e)
+                    cells.append(
+                        "—"
+                        if b is None
+                        else f"{b['MAP@100']:.4f} ({_f(b['ratio'], '.3f')}×, n={b['n_seeds']})"
+                    )
+                out.append(f"| {r['head']} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[str, Any]]:
+    pts = []
+    for c in comparisons:
+        row = next((r for r in c["rows"] if r["head"] == head), None)
+        if row is None or row["ratio"] is None:
+            continue
+        one = row["budgets"].get("1", {}).get("ratio")
+        pts.append(
+            {
+                "source": f"{c['dataset']} ({c['backbone'] or 'features'})",
+                "n_train": c["n_train"],
+                "ratio": row["ratio"],
+                "ratio_1_epoch": one,
+                "baseline": c["baseline"],
+            }
+        )
+    for f in sorted((REPO / "docs" / "benchmarks").glob("data_scaling_*.json")):
+        d = json.loads(f.read_text())
+        if "rows" not in d:
+            continue
+        for row in d["rows"]:
+            if head not in row or "sigmoid" not in row:
+                continue
+            e, s = _mean(row[head]["test_MAP@100"]), _mean(row["sigmoid"]["test_MAP@100"])
+            pts.append(
+                {
+                    "source": f"{d['dataset']} subsets",
+                    "n_train": row["n_train"],
+                    "ratio": e / s,
+                    "ratio_1_epoch": None,
+                    "baseline": "sigmoid",
+                }
+            )
+    return pts
+
+
+def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for source in sorted({p["source"] for p in points}):
+        ps = sorted((p for p in points if p["source"] == source), key=lambda p: p["n_train"])
+        ax.plot([p["n_train"] for p in ps], [p["ratio"] for p in ps], "o-", label=f"{source}, best")
+        one = [p for p in ps if p["ratio_1_epoch"] is not None]
+        if one:
+            ax.plot(
+                [p["n_train"] for p in one],
+                [p["ratio_1_epoch"] for p in one],
+                "s--",
+                label=f"{source}, 1 epoch",
+            )
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.axhline(1.07, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples")
+    ax.set_ylabel(f"test MAP@100, {head} / baseline")
+    ax.set_title("Does the embedding head gain with more data?")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dirs", nargs="+", type=Path, help="compare output directories")
+    ap.add_argument("--head", default="embedding", help="the head whose ratio is plotted")
+    ap.add_argument("--md", type=Path)
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--png", type=Path)
+    a = ap.parse_args(argv)
+    missing = [d for d in a.dirs if not (d / "results.json").is_file()]
+    if missing:
+        print(f"error: no results.json in {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    comparisons = [summarize(d) for d in a.dirs]
+    text = markdown(comparisons)
+    print(text)
+    points = scaling_points(comparisons, a.head)
+    from labelsphere.artifacts import atomic_write_text, write_json
+
+    if a.md:
+        atomic_write_text(a.md, text)
+    if a.json:
+        write_json(
+            a.json, {"command": " ".join(sys.argv), "comparisons": comparisons, "scaling": points}
+        )
+    if a.png:
+        plot(points, a.head, a.png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
