@@ -80,7 +80,7 @@ def parse_head_spec(spec: str) -> HeadSpec:
         >>> parse_head_spec("sigmoid[pmi=positive]")
         Traceback (most recent call last):
         ...
-        ValueError: head spec 'sigmoid[pmi=positive]': head 'sigmoid' has no option 'pmi'; valid: TrainConfig fields, head options none, label-embedding options none
+        ValueError: head spec 'sigmoid[pmi=positive]': head 'sigmoid' has no option 'pmi'; valid: TrainConfig fields, head options ['prior_bias'], label-embedding options none
     """
     s = spec.strip()
     name, opts = s, ""
