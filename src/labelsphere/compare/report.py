@@ -120,7 +120,8 @@ def _budget_test_lines(summary: dict[str, Any]) -> list[str]:
         "For budget e: the rate whose seed-0 run is best on validation within e epochs, then for "
         "each seed at that rate the checkpoint validation picks within e epochs, evaluated on "
         "test (the test split is recorded at every evaluation and never used to choose). Mean "
-        "over the seeds run at that rate (n), and the ratio to the baseline's mean.",
+        "over the seeds run at that rate (n: all seeds with --budget-seeds, else 1 where the "
+        "budget's rate is not the full budget's), and the ratio to the baseline's mean.",
         "",
         "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
         "|---|" + "---|" * len(budgets),

@@ -192,9 +192,11 @@ def compare(
         }
         if constant:
             results[spec.spec]["budgets"] = picks(search)
+            # Every searched rate has its seed-0 run; the seeded rates have all their seeds.
+            histories = {f"{lr:g}": [r["history"]] for lr, r in search.items()}
+            histories |= {f"{lr:g}": [r["history"] for r in rs] for lr, rs in runs_by_lr.items()}
             results[spec.spec]["budget_test"] = budget_test_metrics(
-                {f"{lr:g}": [r["history"] for r in rs] for lr, rs in runs_by_lr.items()},
-                results[spec.spec]["budgets"],
+                histories, results[spec.spec]["budgets"]
             )
     add_speed(results, baseline, n_seeds)
     summary = {
