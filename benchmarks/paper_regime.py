@@ -188,7 +188,7 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     for source in sorted({p["source"] for p in points}):
         ps = sorted((p for p in points if p["source"] == source), key=lambda p: p["n_train"])
         ax.plot([p["n_train"] for p in ps], [p["ratio"] for p in ps], "o-", label=f"{source}, best")
@@ -206,7 +206,7 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     ax.set_xlabel("training samples")
     ax.set_ylabel(f"test MAP@100, {head} / baseline")
     ax.set_title("Does the embedding head gain with more data?")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=120)
