@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,14 +75,38 @@ def summarize(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _budget_lines(summary: dict[str, Any]) -> list[str]:
+def _budget_table(
+    summary: dict[str, Any],
+    key: str,
+    intro: list[str],
+    cell: Callable[[dict[str, Any], dict[str, Any] | None], str],
+) -> list[str]:
+    """A table of heads x budgets from each head's ``res[key]`` (budget -> entry).
+
+    The budgets are the baseline's; ``cell(entry, baseline_entry)`` formats one cell, with
+    ``baseline_entry`` None on the baseline's own row. Empty without baseline entries.
+    """
     heads = summary["heads"]
-    base = heads[summary["baseline"]].get("budgets")
+    base = heads[summary["baseline"]].get(key)
     if not base:
         return []
-    budgets = list(base)
     lines = [
         "",
+        *intro,
+        "",
+        "| head | " + " | ".join(f"{e} ep" for e in base) + " |",
+        "|---|" + "---|" * len(base),
+    ]
+    for spec, res in heads.items():
+        own = res.get(key, {})
+        ref = (lambda e: None) if spec == summary["baseline"] else base.get
+        cells = [cell(own[e], ref(e)) if e in own else "—" for e in base]
+        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _budget_lines(summary: dict[str, Any]) -> list[str]:
+    intro = [
         "## Shorter budgets: best validation MAP@100 within e epochs, relative to the baseline",
         "",
         "Learning rate re-chosen per budget from the same grid (seed 0); with a constant learning "
@@ -89,32 +114,16 @@ def _budget_lines(summary: dict[str, Any]) -> list[str]:
         "The grid was chosen for the full budget: a head that wants a higher rate for a short "
         "budget (the sigmoid head usually does) is understated here; add a short run at higher "
         "rates (`--epochs 10 --lrs 1e-2,3e-2`) and merge both with benchmarks/budget_table.py.",
-        "",
-        "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
-        "|---|" + "---|" * len(budgets),
     ]
-    for spec, res in heads.items():
-        own = res.get("budgets", {})
-        cells = []
-        for e in budgets:
-            if e not in own:
-                cells.append("—")
-            elif spec == summary["baseline"]:
-                cells.append(f"{own[e]['value']:.4f}")
-            else:
-                cells.append(f"{own[e]['value'] / base[e]['value']:.3f}×")
-        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
-    return lines
+
+    def cell(own: dict[str, Any], base: dict[str, Any] | None) -> str:
+        return f"{own['value']:.4f}" if base is None else f"{own['value'] / base['value']:.3f}×"
+
+    return _budget_table(summary, "budgets", intro, cell)
 
 
 def _budget_test_lines(summary: dict[str, Any]) -> list[str]:
-    heads = summary["heads"]
-    base = heads[summary["baseline"]].get("budget_test")
-    if not base:
-        return []
-    budgets = list(base)
-    lines = [
-        "",
+    intro = [
         "## Test MAP@100 at each budget (rate tuned per budget on validation)",
         "",
         "For budget e: the rate whose seed-0 run is best on validation within e epochs, then for "
@@ -122,24 +131,14 @@ def _budget_test_lines(summary: dict[str, Any]) -> list[str]:
         "test (the test split is recorded at every evaluation and never used to choose). Mean "
         "over the seeds run at that rate (n: all seeds with --budget-seeds, else 1 where the "
         "budget's rate is not the full budget's), and the ratio to the baseline's mean.",
-        "",
-        "| head | " + " | ".join(f"{e} ep" for e in budgets) + " |",
-        "|---|" + "---|" * len(budgets),
     ]
-    for spec, res in heads.items():
-        own = res.get("budget_test", {})
-        cells = []
-        for e in budgets:
-            if e not in own:
-                cells.append("—")
-                continue
-            v, n, lr = own[e]["test"]["MAP@100"], own[e]["n_seeds"], own[e]["lr"]
-            ratio = (
-                "" if spec == summary["baseline"] else f", {v / base[e]['test']['MAP@100']:.3f}×"
-            )
-            cells.append(f"{v:.4f} (n={n}, lr {lr}{ratio})")
-        lines.append(f"| {spec} | " + " | ".join(cells) + " |")
-    return lines
+
+    def cell(own: dict[str, Any], base: dict[str, Any] | None) -> str:
+        v = own["test"]["MAP@100"]
+        ratio = "" if base is None else f", {v / base['test']['MAP@100']:.3f}×"
+        return f"{v:.4f} (n={own['n_seeds']}, lr {own['lr']}{ratio})"
+
+    return _budget_table(summary, "budget_test", intro, cell)
 
 
 def render_report(summary: dict[str, Any]) -> str:
