@@ -38,6 +38,7 @@ def test_every_registered_head_builds_scores_and_learns(name, labels):
     if basis is not None:
         assert basis.shape == (L, 4) and np.isfinite(basis).all()
     head = build_head(name, F, L, basis)
+    head.prepare(labels)  # what training does first: statistics the loss reads (GLaS)
     x = torch.randn(N, F)
     y = torch.from_numpy(labels.toarray()).float()
     out = head(x)

@@ -33,6 +33,7 @@ def _loss_and_grads(head, x, targets):
 def test_every_head_takes_sparse_targets(name, labels):
     torch.manual_seed(0)
     head = build_head(name, F, L, label_basis(name, labels, 6, 0))
+    head.prepare(labels)
     x = torch.randn(B, F)
     want, want_g = _loss_and_grads(head, x, torch.from_numpy(labels.toarray()).float())
     got, got_g = _loss_and_grads(head, x, csr_batch(labels))

@@ -3,12 +3,14 @@
 * ``head.loss(outputs, targets)``: scalar loss from the outputs and a multi-hot target
   batch (B, L) (float or bool, dense);
 * ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking;
-* ``head.initialize(label_counts, n_samples)``: data-dependent initialisation before training.
+* ``head.initialize(label_counts, n_samples)``: data-dependent initialisation before training;
+* ``head.prepare(Y)``: training statistics the loss reads (not saved with the model).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from torch import Tensor, nn
 
 __all__ = ["MultiLabelHead", "check_label_basis"]
@@ -31,6 +33,14 @@ class MultiLabelHead(nn.Module):
 
         Called once by training before the first step (never on resume or load); heads
         without such an initialisation keep their construction-time values.
+        """
+
+    def prepare(self, Y: sp.csr_matrix) -> None:
+        """Keep statistics of the training labels Y (n, L) that :meth:`loss` reads.
+
+        Called by training before every run, fresh or resumed (unlike :meth:`initialize`);
+        what it keeps is not a parameter and is not saved with the model. Heads whose loss
+        needs nothing beyond the batch ignore it.
         """
 
 

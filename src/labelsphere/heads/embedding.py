@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -13,7 +15,7 @@ from labelsphere.heads.losses import (
     chunked_softmax_loss,
     normalized_softmax_loss,
 )
-from labelsphere.heads.targets import is_sparse, label_matmul
+from labelsphere.heads.targets import is_sparse, label_matmul, positives
 
 __all__ = ["EmbeddingHead"]
 
@@ -57,6 +59,15 @@ class EmbeddingHead(MultiLabelHead):
         embedding_dtype: storage of fixed embeddings, ``"float32"``, ``"float16"`` or
             ``"bfloat16"``; computation is float32 (chunks are cast). Halves the largest
             buffer at a million labels; see docs/scale.md for what it changes.
+        glas: weight of the GLaS regulariser (Guo et al., NeurIPS 2019, "Breaking the Glass
+            Ceiling for Embedding-Based Classifiers for Large Output Spaces") on learned
+            embeddings: for the set S of labels in the batch, the mean over S x S of
+            ``(k_i . k_j - G_ij)^2``, where k are the keys as scored (unit rows for
+            ``similarity="cosine"``) and ``G_ij = (c_ij / c_i + c_ij / c_j) / 2`` the average
+            of the two conditional frequencies from the training co-occurrence counts (so
+            ``G_ii = 1``). It pulls the geometry of the label vectors towards the labels'
+            co-occurrence as training moves them. Needs ``learn_embeddings=True`` (fixed
+            embeddings make it a constant) and :meth:`prepare` (training calls it).
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -78,6 +89,7 @@ class EmbeddingHead(MultiLabelHead):
         normalize: bool = True,
         label_chunk: int = 65536,
         embedding_dtype: str = "float32",
+        glas: float = 0.0,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -100,8 +112,14 @@ class EmbeddingHead(MultiLabelHead):
                 f"learn_embeddings=True needs loss='softmax' or 'bce' (its targets do not move "
                 f"with E), got loss={loss!r}"
             )
+        if not (isinstance(glas, int | float) and glas >= 0):
+            raise ValueError(f"glas must be a number >= 0, got {glas!r}")
+        if glas > 0 and not learn_embeddings:
+            raise ValueError("glas > 0 needs learn_embeddings=True (fixed embeddings never move)")
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
+        self.glas = float(glas)
+        self._cooccurrence: sp.csr_matrix | None = None
         self.loss_kind = loss
         self.similarity = similarity
         self.learn_embeddings = learn_embeddings
@@ -142,7 +160,38 @@ class EmbeddingHead(MultiLabelHead):
         logits = self.log_scale.exp() * (z @ self._keys().T)
         return logits if self.bias is None else logits + self.bias
 
+    def prepare(self, Y: sp.csr_matrix) -> None:
+        """Keep the (L, L) co-occurrence counts of the training labels Y (n, L) for GLaS."""
+        if self.glas == 0:
+            return
+        if Y.shape[1] != self.n_labels:
+            raise ValueError(f"Y has {Y.shape[1]} labels, the head {self.n_labels}")
+        B = sp.csr_matrix(Y, dtype=np.float64)
+        B.data[:] = 1.0  # counts of samples, whatever the stored values
+        self._cooccurrence = (B.T @ B).tocsr()  # diagonal: the label counts
+
+    def glas_penalty(self, targets: Tensor) -> Tensor:
+        """The GLaS term over the labels present in ``targets`` (B, L); see ``glas``."""
+        if self._cooccurrence is None:
+            raise RuntimeError("glas needs the training co-occurrences: call prepare(Y) first")
+        _, cols, _ = positives(targets)
+        present = torch.unique(cols)
+        if present.numel() == 0:
+            return self.log_scale.new_zeros(())
+        idx = present.cpu().numpy()
+        C = self._cooccurrence[idx][:, idx].toarray()
+        c = np.maximum(C.diagonal(), 1.0)
+        G = torch.from_numpy(0.5 * (C / c[None, :] + C / c[:, None])).float()
+        K = self.embeddings[present.to(self.embeddings.device)].float()
+        if self.similarity == "cosine":
+            K = F.normalize(K, dim=1, eps=1e-12)
+        return ((K @ K.T - G.to(K.device)) ** 2).mean()
+
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        value = self._loss(outputs, targets)
+        return value if self.glas == 0 else value + self.glas * self.glas_penalty(targets)
+
+    def _loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         kind = self.loss_kind
         if kind == "cosine":
             return self.criterion(outputs, self.targets(targets))

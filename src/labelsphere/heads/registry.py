@@ -96,6 +96,13 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             basis="pmi",
         ),
         HeadEntry(
+            "embedding-glas",
+            "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
+            EmbeddingHead,
+            defaults=_frozen({"learn_embeddings": True, "glas": 1.0}),
+            basis="pmi",
+        ),
+        HeadEntry(
             "embedding-paper",
             "PMI label embedding exactly as Chollet (2016): SVD U*sqrt(S), cosine loss, dot decoding",
             EmbeddingHead,

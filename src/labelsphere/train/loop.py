@@ -284,6 +284,7 @@ def _train(
 
     step, history, best, bad_evals, elapsed = 0, [], {}, 0, 0.0
     running: float | None = None  # smoothed training loss
+    model.head.prepare(train_data.Y)  # training statistics the loss reads, e.g. GLaS
     ckpt = run.load_checkpoint() if resume else None
     if ckpt is not None:
         from labelsphere.train.checkpoint import restore_state
