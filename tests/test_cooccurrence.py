@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from labelsphere.artifacts import FormatError
-from labelsphere.cooccurrence import CooccurrenceCounter
+from labelsphere.counting.cooccurrence import CooccurrenceCounter
 from labelsphere.data import load_dataset
 
 
@@ -87,7 +87,7 @@ def test_bad_batches(delicious):
 def test_block_counting_is_exact_and_compact(delicious, monkeypatch):
     """Counting label block by label block (issue 10) gives the same counts for any block size,
     stored with int32 indices and int64 counts."""
-    import labelsphere.cooccurrence as cooc
+    import labelsphere.counting.cooccurrence as cooc
 
     Y = delicious.Y
     one = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y)

@@ -5,7 +5,7 @@ Data flow: ``labels`` (vocabulary, multi-hot) -> ``cooccurrence`` (streaming cou
 heads) -> ``train`` -> ``decode`` and ``metrics``.
 """
 
-from labelsphere.cooccurrence import CooccurrenceCounter
+from labelsphere.counting.cooccurrence import CooccurrenceCounter
 from labelsphere.embedding import LabelEmbedding
 from labelsphere.labels import LabelVocabulary
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from labelsphere.artifacts import atomic_write_text
-from labelsphere.cooccurrence import CooccurrenceCounter
+from labelsphere.counting.cooccurrence import CooccurrenceCounter
 from labelsphere.data import dataset_splits, load_dataset
 from labelsphere.embedding import LabelEmbedding
 from labelsphere.metrics import evaluate

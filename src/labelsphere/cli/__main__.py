@@ -1,0 +1,5 @@
+"""``python -m labelsphere.cli``."""
+
+from labelsphere.cli import main
+
+main()
