@@ -207,7 +207,7 @@ def worker_fit(args: argparse.Namespace) -> None:
 def worker_residual(args: argparse.Namespace) -> None:
     """Hidden worker: the eigen-residual of each saved embedding on the same PMI matrix."""
     from labelsphere import CooccurrenceCounter
-    from labelsphere.embedding import _pmi_upper, _PMIOperator
+    from labelsphere.embedding.pmi import _pmi_upper, _PMIOperator
 
     Y = sp.load_npz(args.worker_y).tocsr()
     counts = CooccurrenceCounter(n_labels=Y.shape[1]).update(Y)
@@ -290,7 +290,8 @@ def bench_fit(name: str, y_path: Path, tmp: Path, args: argparse.Namespace) -> d
             wargs += ["--plain-iter", str(args.plain_iter)]
             if args.ls_iter is not None:
                 wargs += ["--ls-iter", str(args.ls_iter)]
-            _wait(_run(wargs, _env(args.blas_threads)), p)
+            if not (args.workdir and out.exists() and e.exists()):
+                _wait(_run(wargs, _env(args.blas_threads)), p)
             res = json.loads(out.read_text())
             res["repeat"] = r
             raw[p].append(res)
@@ -316,7 +317,8 @@ def bench_fit(name: str, y_path: Path, tmp: Path, args: argparse.Namespace) -> d
             **resid[str(emb[p])],
             "raw": runs,
         }
-        emb[p].unlink()
+        if not args.workdir:
+            emb[p].unlink()
     ls, pl = summary["labelsphere"], summary["plain"]
     summary["time_ratio"] = ls["median_seconds"] / pl["median_seconds"]
     summary["cpu_ratio"] = ls["median_cpu_seconds"] / pl["median_cpu_seconds"]
@@ -527,6 +529,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--ls-iter", type=int, default=None, help="LabelEmbedding n_iter")
     ap.add_argument("--n-shards", type=int, default=8)
     ap.add_argument("--skip-counting", action="store_true")
+    ap.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="keep labels, fits and embeddings here; finished fits found here are reused",
+    )
     ap.add_argument("--blas-threads", type=int, default=None)
     ap.add_argument("--worker", choices=(*PIPELINES, "residual", "count"), help=argparse.SUPPRESS)
     for hidden in ("--worker-y", "--worker-out", "--worker-emb", "--worker-vocab"):
@@ -559,7 +567,10 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(json.dumps(results["machine"]), flush=True)
     with tempfile.TemporaryDirectory(prefix="labelsphere-scale-") as tmpdir:
-        tmp = Path(tmpdir)
+        # --workdir keeps the generated labels, each fit's timing and embedding: a failure
+        # after an hour of fitting does not lose the fits.
+        tmp = Path(args.workdir) if args.workdir else Path(tmpdir)
+        tmp.mkdir(parents=True, exist_ok=True)
         for name in sizes:
             cfg = SIZES[name]
             t0 = time.perf_counter()
@@ -586,7 +597,8 @@ def main(argv: list[str] | None = None) -> None:
                 res["counting"] = bench_counting(name, Y, tmp, args)
             results["sizes"][name] = res
             del Y
-            y_path.unlink()
+            if not args.workdir:
+                y_path.unlink()
     table = markdown_table(results)
     results["table_markdown"] = table
     print()
