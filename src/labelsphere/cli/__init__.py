@@ -33,7 +33,9 @@ _ORDER = (
     "predict",
     "serve",
 )
-app.registered_commands.sort(key=lambda c: _ORDER.index(c.name or c.callback.__name__))
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(n) if (n := c.name or c.callback.__name__) in _ORDER else len(_ORDER)
+)  # a command missing from _ORDER is listed last, never an import error
 
 __all__ = ["app", "main"]
 
