@@ -225,6 +225,36 @@ def test_prior_bias_starts_at_the_label_frequencies(bibtex):
         head.initialize(counts[:-1], n)
 
 
+def test_embedding_prior_bias_starts_at_the_label_shares(bibtex):
+    # embedding heads with bias=true, prior_bias=true: with a zero output every cosine is 0,
+    # so the softmax over the scores is exactly each label's share of the occurrences (the
+    # softmax head's prior); with loss=bce the sigmoid of each score is the label frequency.
+    from labelsphere.heads import build_head, label_basis
+
+    Y = bibtex[0].Y
+    counts, n = np.bincount(Y.indices, minlength=Y.shape[1]), Y.shape[0]
+    basis = label_basis("embedding-learned", Y, 32, seed=0)
+    options = {"bias": True, "prior_bias": True}
+    head = build_head("embedding-learned", 16, Y.shape[1], basis, options)
+    assert head.bias is not None and float(head.bias.detach().abs().max()) == 0.0
+    head.initialize(counts, n)
+    shares = torch.softmax(head.scores(torch.zeros(1, head.dim)), dim=1)[0].detach().numpy()
+    np.testing.assert_allclose(
+        shares, np.maximum(counts, 0.5) / np.maximum(counts, 0.5).sum(), rtol=1e-4
+    )
+    bce = build_head("embedding", 16, Y.shape[1], basis, {**options, "loss": "bce"})
+    bce.initialize(counts, n)
+    probs = torch.sigmoid(bce.scores(torch.zeros(1, bce.dim)))[0].detach().numpy()
+    np.testing.assert_allclose(probs, np.clip(counts / n, 1 / (n + 1), n / (n + 1)), rtol=1e-4)
+    no_prior = build_head("embedding-learned", 16, Y.shape[1], basis, {"bias": True})
+    no_prior.initialize(counts, n)  # bias without prior_bias stays at zero
+    assert float(no_prior.bias.detach().abs().max()) == 0.0
+    with pytest.raises(ValueError, match="prior_bias=True needs bias=True"):
+        build_head("embedding", 16, Y.shape[1], basis, {"prior_bias": True})
+    with pytest.raises(ValueError, match="label_counts must have shape"):
+        head.initialize(counts[:-1], n)
+
+
 def test_training_applies_the_prior_bias_once(bibtex, tmp_path):
     # train() initialises the head from the training label counts before the first step.
     from labelsphere.train import TrainConfig, train

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelsphere.heads.base import MultiLabelHead, check_label_basis
+from labelsphere.heads.linear import log_label_share, log_prior_odds
 from labelsphere.heads.losses import (
     CosineProximityLoss,
     bce_with_logits,
@@ -44,6 +45,10 @@ class EmbeddingHead(MultiLabelHead):
             ``"mse"``: squared error to the un-normalised sum of label embeddings.
         similarity: ``"dot"`` or ``"cosine"``: ``sim`` above.
         bias: learn a per-label bias ``b`` (used in scores; trained by the score-based losses).
+        prior_bias: start ``b`` at the label priors (needs ``bias=True``), as the
+            ``sigmoid-prior`` baseline does: ``log p`` of each label's share of the label
+            occurrences for the softmax losses, the log prior odds ``log(p / (1 - p))`` of its
+            training frequency for ``"bce"``. Applied by :meth:`initialize`.
         scale: initial value of the learnable scale (inverse temperature) of the score-based
             losses; learned in log space so it stays positive.
         learn_embeddings: train E too, starting from the given embeddings (the PMI embedding as
@@ -84,6 +89,7 @@ class EmbeddingHead(MultiLabelHead):
         loss: str = "softmax",
         similarity: str = "cosine",
         bias: bool = False,
+        prior_bias: bool = False,
         scale: float = 10.0,
         learn_embeddings: bool = False,
         normalize: bool = True,
@@ -107,6 +113,8 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"scale must be > 0, got {scale}")
         if bias and loss in ("cosine", "mse"):
             raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
+        if prior_bias and not bias:
+            raise ValueError("prior_bias=True needs bias=True (it sets the bias's initial values)")
         if learn_embeddings and loss not in ("softmax", "bce"):
             raise ValueError(
                 f"learn_embeddings=True needs loss='softmax' or 'bce' (its targets do not move "
@@ -133,6 +141,7 @@ class EmbeddingHead(MultiLabelHead):
             self.register_buffer("embeddings", init)
         self.linear = nn.Linear(in_features, self.dim)
         self.bias = nn.Parameter(torch.zeros(self.n_labels)) if bias else None
+        self.prior_bias = bool(prior_bias)
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
         self.criterion = CosineProximityLoss()
 
@@ -159,6 +168,20 @@ class EmbeddingHead(MultiLabelHead):
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
         logits = self.log_scale.exp() * (z @ self._keys().T)
         return logits if self.bias is None else logits + self.bias
+
+    def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
+        """With ``prior_bias``, start the bias at the label priors (see ``prior_bias``)."""
+        if not self.prior_bias or self.bias is None:
+            return
+        counts = np.asarray(label_counts, dtype=np.float64)
+        if counts.shape != (self.n_labels,):
+            raise ValueError(f"label_counts must have shape ({self.n_labels},), got {counts.shape}")
+        if self.loss_kind == "bce":
+            prior = log_prior_odds(counts, n_samples)
+        else:
+            prior = log_label_share(counts)
+        with torch.no_grad():
+            self.bias.copy_(torch.from_numpy(prior).float())
 
     def prepare(self, Y: sp.csr_matrix) -> None:
         """Keep the (L, L) co-occurrence counts of the training labels Y (n, L) for GLaS."""

@@ -10,7 +10,23 @@ from labelsphere.heads.base import MultiLabelHead
 from labelsphere.heads.losses import bce_with_logits, normalized_softmax_loss
 from labelsphere.heads.targets import dense
 
-__all__ = ["AsymmetricHead", "SigmoidHead", "SoftmaxHead"]
+__all__ = ["AsymmetricHead", "SigmoidHead", "SoftmaxHead", "log_label_share", "log_prior_odds"]
+
+
+def log_prior_odds(counts: np.ndarray, n_samples: int) -> np.ndarray:
+    """(L,) log prior odds ``log(p / (1 - p))`` of each label's frequency in n samples.
+
+    The sigmoid heads' prior bias; p is clipped into [1 / (n + 1), n / (n + 1)] so a label
+    seen never or always stays finite.
+    """
+    p = np.clip(counts / max(n_samples, 1), 1 / (n_samples + 1), n_samples / (n_samples + 1))
+    return np.log(p / (1 - p))
+
+
+def log_label_share(counts: np.ndarray) -> np.ndarray:
+    """(L,) log of each label's share of the label occurrences: the softmax heads' prior bias."""
+    counts = np.maximum(counts, 0.5)  # an unseen label gets half an occurrence, not -inf
+    return np.log(counts / counts.sum())
 
 
 class SigmoidHead(MultiLabelHead):
@@ -48,9 +64,7 @@ class SigmoidHead(MultiLabelHead):
             self.linear.bias.copy_(torch.from_numpy(self._prior(counts, n_samples)).float())
 
     def _prior(self, counts: np.ndarray, n_samples: int) -> np.ndarray:
-        """(L,) initial biases: the log prior odds of each label."""
-        p = np.clip(counts / max(n_samples, 1), 1 / (n_samples + 1), n_samples / (n_samples + 1))
-        return np.log(p / (1 - p))
+        return log_prior_odds(counts, n_samples)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.linear(x)
@@ -78,9 +92,7 @@ class SoftmaxHead(SigmoidHead):
         return normalized_softmax_loss(outputs, targets)
 
     def _prior(self, counts: np.ndarray, n_samples: int) -> np.ndarray:
-        """(L,) initial biases: log of each label's share of the label occurrences."""
-        counts = np.maximum(counts, 0.5)  # an unseen label gets half an occurrence, not -inf
-        return np.log(counts / counts.sum())
+        return log_label_share(counts)
 
 
 class AsymmetricHead(SigmoidHead):
