@@ -266,6 +266,20 @@ def test_training_applies_the_prior_bias_once(bibtex, tmp_path):
     counts = np.bincount(tr.Y.indices, minlength=tr.Y.shape[1])
     p = np.clip(counts / 256, 1 / 257, 256 / 257)
     np.testing.assert_allclose(bias, np.log(p / (1 - p)), atol=1e-4)  # one step at lr 1e-9
+    # the embedding heads' prior-started bias goes through training and the saved model too
+    cfg = TrainConfig(
+        head="embedding-learned",
+        head_options={"bias": True, "prior_bias": True},
+        n_components=16,
+        hidden=(16,),
+        epochs=1,
+        batch_size=256,
+        lr=1e-9,
+    )
+    result = train(cfg, tr, tr, tmp_path / "emb", progress=False)
+    bias = result.load_predictor().model.head.bias.detach().numpy()
+    share = np.maximum(counts, 0.5) / np.maximum(counts, 0.5).sum()
+    np.testing.assert_allclose(bias, np.log(share), atol=1e-4)
 
 
 def test_glas_penalty_is_its_definition_on_bibtex(bibtex):
