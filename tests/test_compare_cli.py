@@ -175,6 +175,10 @@ def test_cli_report_train_predict_evaluate(tmp_path, data_dir):
     assert r.exit_code == 0, r.output
     assert json.loads(r.output) == pytest.approx(metrics)  # one evaluation, PSP@k included
     assert "PSP@5" in metrics
+    # evaluate draws validation as train did, and says so when the draw is impossible.
+    ev = ["evaluate", str(run / "model"), "corel5k", "--data-dir", str(data_dir), "--split", "val"]
+    r = runner.invoke(app, [*ev, "--val-split", "grouped"])
+    assert r.exit_code == 2 and "corel5k/train has no groups" in r.output
     from labelsphere.data import load_dataset
 
     rows = load_dataset("corel5k", "test", data_dir).X[:3]
@@ -197,6 +201,11 @@ def test_cli_errors_are_clear(tmp_path, data_dir):
         app, ["train", "bibtex", "--head", "embedding[oops]", "--data-dir", str(data_dir)]
     )
     assert r.exit_code == 2 and "key=value" in r.output
+    for choice, message in (("groups", "val_split must be one of"), ("grouped", "no groups")):
+        r = runner.invoke(
+            app, ["train", "bibtex", "--val-split", choice, "--data-dir", str(data_dir)]
+        )
+        assert r.exit_code == 2 and message in r.output
     (tmp_path / "bad.npy").write_bytes(b"not numpy")
     r = runner.invoke(app, ["predict", str(tmp_path), str(tmp_path / "bad.npy")])
     assert r.exit_code == 2 and "model.json" in r.output

@@ -18,8 +18,16 @@ import numpy as np
 import pytest
 
 from labelsphere.artifacts import file_sha256
-from labelsphere.data import DATASET_REGISTRY, DATASETS, DataFormatError, dataset_splits
+from labelsphere.data import (
+    DATASET_REGISTRY,
+    DATASETS,
+    DataFormatError,
+    dataset_splits,
+    hold_out_validation,
+    train_val_test,
+)
 from labelsphere.data.readers import load_iconify
+from labelsphere.data.readers.iconify import icon_group
 from labelsphere.data.renders import RenderCache, render_icons
 from labelsphere.data.text import iter_jsonl
 
@@ -213,17 +221,26 @@ def _write_gz(path: Path, lines: list[str]) -> None:
 
 
 GOOD = json.dumps(
-    {"id": "s:a", "svg": "<svg xmlns='http://www.w3.org/2000/svg'/>", "labels": ["a"]}
+    {
+        "id": "s:a",
+        "set": "s",
+        "svg": "<svg xmlns='http://www.w3.org/2000/svg'/>",
+        "labels": ["a"],
+        "name_words": ["a"],
+    }
 )
+_REST = '"set": "s", "name_words": ["b"]'
 
 
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
         ('{"id": "s:b", "svg": "<svg/>", "labels": ["a"]', "expected one JSON object"),
-        ('{"id": "s:b", "labels": ["a"]}', "missing keys"),
-        ('{"id": "s:b", "svg": "<svg/>", "labels": "a"}', "list of strings"),
-        ('{"id": "s:b", "svg": 3, "labels": ["a"]}', "should be a string"),
+        ('{"id": "s:b", "labels": ["a"], ' + _REST + "}", "missing keys"),
+        ('{"id": "s:b", "svg": "<svg/>", "labels": "a", ' + _REST + "}", "list of strings"),
+        ('{"id": "s:b", "svg": 3, "labels": ["a"], ' + _REST + "}", "should be a string"),
+        ('{"id": "s:b", "svg": "<svg/>", "labels": ["a"]}', "missing keys"),
+        ('{"id": "s:b", "svg": "<svg/>", "labels": ["a"], "set": 1, "name_words": []}', "string"),
     ],
 )
 def test_malformed_line_names_file_and_line(tmp_path: Path, bad: str, message: str) -> None:
@@ -232,3 +249,46 @@ def test_malformed_line_names_file_and_line(tmp_path: Path, bad: str, message: s
         load_iconify(tmp_path, "train", min_count=1, inputs="none")
     assert "train.jsonl.gz" in str(exc.value)
     assert re.search(r"\bline 3\b", str(exc.value)) and exc.value.line == 3
+
+
+# ====================================================================== grouped validation
+def test_groups_are_set_family_and_name_words(folder: Path, train) -> None:
+    raw = {o["id"]: o for o in _raw(folder / "train.jsonl.gz")}
+    assert train.groups is not None and len(train.groups) == len(train)
+    for icon_id, group in zip(train.ids, train.groups, strict=True):
+        o = raw[icon_id]
+        assert group == f"{o['set'].split('-')[0]}:{' '.join(o['name_words'])}"
+    # Style and size variants of one icon share a group, so groups are fewer than icons.
+    assert len(set(train.groups)) < len(train)
+    assert icon_group("material-symbols-light", ["add"]) == icon_group("material-symbols", ["add"])
+    sub = train.subset(np.arange(10, 20))
+    assert sub.groups == train.groups[10:20]
+
+
+def test_grouped_validation_keeps_each_icon_on_one_side(train) -> None:
+    fit, val = hold_out_validation(train, 0.1, seed=0)
+    assert fit.info["val_split"] == val.info["val_split"] == "grouped"
+    assert len(fit) + len(val) == len(train)
+    assert set(fit.ids).isdisjoint(val.ids)
+    assert set(fit.groups).isdisjoint(val.groups)
+    assert 0.05 < len(val) / len(train) < 0.15
+    # A random draw (the old default, kept as val_split="random") splits icon families:
+    # here most validation icons have a variant in the part that trains.
+    rfit, rval = hold_out_validation(train, 0.1, seed=0, val_split="random")
+    assert rfit.info["val_split"] == "random"
+    leaked = np.mean([g in set(rfit.groups) for g in rval.groups])
+    assert leaked > 0.3
+    # Seeded: the same draw twice, a different one with another seed.
+    again = hold_out_validation(train, 0.1, seed=0)[1]
+    assert again.ids == val.ids
+    assert hold_out_validation(train, 0.1, seed=1)[1].ids != val.ids
+
+
+def test_val_split_is_checked(train, data_dir: Path) -> None:
+    with pytest.raises(ValueError, match="val_split must be one of"):
+        hold_out_validation(train, val_split="groups")
+    with pytest.raises(ValueError, match="bibtex/train has no groups"):
+        train_val_test("bibtex", data_dir, val_split="grouped")
+    # Datasets without groups keep the random draw they always had.
+    fit, val, _ = train_val_test("bibtex", data_dir)
+    assert val.info["val_split"] == "random" and fit.groups is None

@@ -519,7 +519,8 @@ def load_split(
     ``train``, ``val`` and ``test`` are the parts ``train_val_test`` gives (the same seeded
     split ``labelsphere train`` used); a shared dataset's other named splits (``all``) load
     as they are, and ``all`` of an items file is the whole file (a test file of your own),
-    read with ``vocabulary`` when given (labels it lacks are dropped).
+    read with ``vocabulary`` when given (labels it lacks are dropped). ``options`` go to
+    ``train_val_test`` (``val_split``, the reader's options such as ``max_icons``).
     """
     from labelsphere.data import dataset_splits, load_dataset, read_items, train_val_test
 
@@ -528,7 +529,9 @@ def load_split(
     if not is_file:
         named = dataset_splits(dataset)
         if split in named and split != "train":
-            return load_dataset(dataset, split, data_dir)
+            # The dataset's own split: the reader's options apply, the validation draw does not.
+            reader_options = {k: v for k, v in options.items() if k != "val_split"}
+            return load_dataset(dataset, split, data_dir, **reader_options)
         if split not in parts:
             raise ValueError(
                 f"dataset {dataset!r} has no split {split!r}; choose one of {[*parts, *named]}"

@@ -78,6 +78,14 @@ EvalEvery = Annotated[
     int | None, typer.Option(help="Evaluate on validation every N steps (default: each epoch).")
 ]
 Device = Annotated[str, typer.Option(help="auto | cpu | cuda.")]
+ValSplit = Annotated[
+    str,
+    typer.Option(
+        help="auto | grouped | random: how validation is drawn from train. grouped holds out "
+        "whole groups (iconify-icons: the variants of one icon, as its test split does); auto "
+        "is grouped where the dataset has groups, random elsewhere."
+    ),
+]
 ValFraction = Annotated[
     float,
     typer.Option(help="Share of train held out for validation (datasets without a val split)."),
@@ -153,9 +161,13 @@ def _items(
     val_file: Path | None,
     test_file: Path | None,
     allow_outside: bool = False,
+    val_split: str = "auto",
 ):
-    """Options for items files (left out when at their defaults, as shared datasets take none)."""
+    """Options for ``train_val_test``: the validation split, and items files' columns (left
+    out when at their defaults, as shared datasets take none)."""
     opts: dict[str, Any] = {"val_file": val_file, "test_file": test_file}
+    if val_split != "auto":
+        opts["val_split"] = val_split
     if allow_outside:
         opts["allow_outside"] = True
     if input_key != "input":

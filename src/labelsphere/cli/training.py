@@ -33,6 +33,7 @@ from labelsphere.cli.options import (
     Threads,
     ValFile,
     ValFraction,
+    ValSplit,
     Warmup,
     WeightDecay,
     Workers,
@@ -75,6 +76,7 @@ def train(
     amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
     val_fraction: ValFraction = 0.1,
+    val_split: ValSplit = "auto",
     backbone: Backbone = "tf_efficientnet_lite0",
     backbone_weights: BackboneWeights = "default",
     frozen: Frozen = True,
@@ -110,7 +112,9 @@ def train(
             _images(
                 backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
             ),
-            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside)
+            dataset_options=_items(
+                input_key, labels_key, val_file, test_file, allow_outside, val_split
+            )
             | _dataset_options(dataset_option),
             resume=resume,
             n_components=n_components,
@@ -162,10 +166,12 @@ def evaluate(
     ] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     val_fraction: ValFraction = 0.1,
+    val_split: ValSplit = "auto",
     cache_dir: CacheDir = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
     allow_outside: AllowOutside = False,
+    dataset_option: DatasetOption = None,
     data_dir: DataDir = None,
 ) -> None:
     """Evaluate a saved model (features, frozen-image or fine-tuned) on a dataset split.
@@ -183,7 +189,8 @@ def evaluate(
             data_dir,
             val_fraction,
             cache_dir,
-            **_items(input_key, labels_key, None, None, allow_outside),
+            **_items(input_key, labels_key, None, None, allow_outside, val_split)
+            | _dataset_options(dataset_option),
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
@@ -233,6 +240,7 @@ def compare(
     eval_every: EvalEvery = None,
     device: Device = "auto",
     val_fraction: ValFraction = 0.1,
+    val_split: ValSplit = "auto",
     backbone: Backbone = "tf_efficientnet_lite0",
     backbone_weights: BackboneWeights = "default",
     frozen: Frozen = True,
@@ -272,7 +280,9 @@ def compare(
             _images(
                 backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
             ),
-            dataset_options=_items(input_key, labels_key, val_file, test_file, allow_outside)
+            dataset_options=_items(
+                input_key, labels_key, val_file, test_file, allow_outside, val_split
+            )
             | _dataset_options(dataset_option),
             baseline=baseline,
             extend_grid=extend_grid,

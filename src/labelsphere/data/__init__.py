@@ -46,7 +46,7 @@ from labelsphere.data.registry import (
     dataset_splits,
     load_dataset,
 )
-from labelsphere.data.splits import train_val_test
+from labelsphere.data.splits import VAL_SPLITS, hold_out_validation, train_val_test
 from labelsphere.labels import UnknownPolicy
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "DATASET_REGISTRY",
     "DATA_ENV",
     "DEFAULT_DATA_DIR",
+    "VAL_SPLITS",
     "DataFormatError",
     "DatasetEntry",
     "Features",
@@ -61,6 +62,7 @@ __all__ = [
     "UnknownPolicy",
     "dataset_splits",
     "get_data_dir",
+    "hold_out_validation",
     "load_dataset",
     "read_features",
     "read_items",

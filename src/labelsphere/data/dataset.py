@@ -98,6 +98,11 @@ class MultiLabelDataset:
         Sample identifiers when the source has them (not necessarily unique).
     info : dict
         Anything else worth knowing about how the data was read (source paths, rows dropped...).
+    groups : list of str or None
+        Each sample's group when the source has them: samples that are variants of one item
+        (iconify-icons: one icon name within one set family) share a group.
+        :func:`~labelsphere.data.train_val_test` keeps a group on one side of the
+        validation split, as the dataset's own test split does.
     """
 
     X: Features
@@ -106,6 +111,7 @@ class MultiLabelDataset:
     name: str
     ids: list[str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    groups: list[str] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.vocabulary, LabelVocabulary):
@@ -147,6 +153,9 @@ class MultiLabelDataset:
         if self.ids is not None:
             self.ids = [str(i) for i in self.ids]
             _check_rows("ids", len(self.ids), n)
+        if self.groups is not None:
+            self.groups = [str(g) for g in self.groups]
+            _check_rows("groups", len(self.groups), n)
 
     def __len__(self) -> int:
         return self.Y.shape[0]
@@ -208,7 +217,8 @@ class MultiLabelDataset:
     def subset(self, indices: Sequence[int] | np.ndarray) -> MultiLabelDataset:
         """A new dataset with the given rows (integer indices or a boolean mask), in that order.
 
-        The vocabulary object is shared with this dataset; ``info`` is copied.
+        The vocabulary object is shared with this dataset; ``info`` is copied; ``ids`` and
+        ``groups`` follow their rows.
         """
         idx = np.asarray(indices)
         if idx.dtype == bool:
@@ -228,6 +238,7 @@ class MultiLabelDataset:
         elif X is not None:
             X = X[idx]
         ids = None if self.ids is None else [self.ids[i] for i in idx]
+        groups = None if self.groups is None else [self.groups[i] for i in idx]
         return MultiLabelDataset(
             X=X,
             Y=self.Y[idx],
@@ -235,6 +246,7 @@ class MultiLabelDataset:
             name=self.name,
             ids=ids,
             info=dict(self.info),
+            groups=groups,
         )
 
 

@@ -1,8 +1,18 @@
 """iconify-icons: gzipped JSON lines of icons, each an inline SVG document with label words.
 
 ``train.jsonl.gz`` / ``test.jsonl.gz`` hold one icon a line, ``{"id", "set", "svg", "labels",
-...}`` (the dataset's README describes the fields and the split). :func:`load_iconify` reads one
-split in one streaming pass per file.
+"name_words", ...}`` (the dataset's README describes the fields and the split). :func:`load_iconify`
+reads one split in one streaming pass per file.
+
+Groups: the test split keeps the style and size variants of one icon on one side
+    The dataset's test split is a seeded hash of (set family, name words), so that
+    ``add-16-regular`` and ``add-24-filled`` in fluent, or one name in material-symbols and
+    material-symbols-light, are never split. Each icon's group is :func:`icon_group`: the
+    set's first dash-separated word (its family) and the name words in order. With that key
+    0.05 % of the test icons share a group with a train icon (the README's family is no finer
+    than this), so ``train_val_test`` can draw a validation part the same way; a random one
+    puts variants of one icon on both sides and rewards memorising them (see
+    ``docs/paper_regime.md``).
 
 Inputs: SVG files in a content-addressed folder
     The image pipeline consumes image *files* (``X`` is a list of paths), so each kept icon's
@@ -37,7 +47,7 @@ from labelsphere.data.dataset import DataFormatError, MultiLabelDataset
 from labelsphere.data.text import iter_jsonl, require_str, require_str_list
 from labelsphere.labels import LabelVocabulary
 
-__all__ = ["DEFAULT_SVG_DIR", "load_iconify", "svg_file"]
+__all__ = ["DEFAULT_SVG_DIR", "icon_group", "load_iconify", "svg_file"]
 
 DEFAULT_SVG_DIR = Path.home() / ".cache" / "labelsphere" / "svg"
 """Where :func:`load_iconify` writes the icons' SVG files unless told otherwise."""
@@ -92,14 +102,15 @@ def load_iconify(
     Returns
     -------
     MultiLabelDataset
-        Named ``"iconify-icons/<split>"``, ``ids`` the icon ids (``"set:name"``), samples in
-        file order; ``info`` gives the source, the options and what was dropped.
+        Named ``"iconify-icons/<split>"``, ``ids`` the icon ids (``"set:name"``), ``groups``
+        their :func:`icon_group`, samples in file order; ``info`` gives the source, the
+        options and what was dropped.
 
     Raises
     ------
     DataFormatError
-        A line that is not a JSON object with a string ``id``, a string ``svg`` and a list of
-        string ``labels``, naming the file and the line.
+        A line that is not a JSON object with a string ``id``, ``set`` and ``svg`` and lists
+        of strings ``labels`` and ``name_words``, naming the file and the line.
     """
     if split not in _SPLITS:
         raise ValueError(f"iconify-icons has splits {list(_SPLITS)}, got {split!r}")
@@ -172,11 +183,12 @@ def load_iconify(
         name=f"iconify-icons/{split}",
         ids=[r[2] for r in kept],
         info=info,
+        groups=[r[5] for r in kept],
     )
 
 
-# A record: (-key or 0, line, id, labels, svg or None); kept in a heap while sampling.
-_Record = tuple[int, int, str, list[str], "str | None"]
+# A record: (-key or 0, line, id, labels, svg or None, group); kept in a heap while sampling.
+_Record = tuple[int, int, str, list[str], "str | None", str]
 
 
 def _read_split(
@@ -186,7 +198,7 @@ def _read_split(
     order, and the number of icons the file has (up to ``max_lines``)."""
     out: list[_Record] = []
     n = 0
-    for lineno, obj in iter_jsonl(path, ("id", "svg", "labels")):
+    for lineno, obj in iter_jsonl(path, ("id", "set", "svg", "labels", "name_words")):
         if max_lines is not None and lineno > max_lines:
             break
         n += 1
@@ -198,12 +210,15 @@ def _read_split(
         if not svg.strip():
             raise DataFormatError("'svg' is empty", path, lineno)
         rec_svg = svg if want_svg else None
+        group = icon_group(
+            require_str(obj, "set", path, lineno), require_str_list(obj, "name_words", path, lineno)
+        )
         if max_icons is None:
-            out.append((0, lineno, icon_id, labels, rec_svg))
+            out.append((0, lineno, icon_id, labels, rec_svg, group))
             continue
         # Keep the max_icons smallest keys: a max-heap of their negations.
         key = _key(seed, icon_id)
-        rec = (-key, lineno, icon_id, labels, rec_svg)
+        rec = (-key, lineno, icon_id, labels, rec_svg, group)
         if len(out) < max_icons:
             heapq.heappush(out, rec)
         elif -key > out[0][0]:  # smaller than the largest key kept
@@ -211,6 +226,20 @@ def _read_split(
     if max_icons is not None:
         out.sort(key=lambda r: r[1])
     return out, n
+
+
+def icon_group(icon_set: str, name_words: list[str]) -> str:
+    """The group of an icon: its set's family and its name words (``"fluent:arrow left"``).
+
+    The family is the set prefix's first dash-separated word, so material-symbols and
+    material-symbols-light, or the streamline-* sets, are one family.
+
+    Examples
+    --------
+    >>> icon_group("material-symbols-light", ["arrow", "left"])
+    'material:arrow left'
+    """
+    return f"{icon_set.split('-', 1)[0]}:{' '.join(name_words)}"
 
 
 def _key(seed: int, icon_id: str) -> int:
