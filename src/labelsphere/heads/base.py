@@ -35,6 +35,13 @@ class MultiLabelHead(nn.Module):
         without such an initialisation keep their construction-time values.
         """
 
+    def checked_counts(self, label_counts: np.ndarray) -> np.ndarray:
+        """``label_counts`` as float64 (L,), refused unless there is one count per label."""
+        counts = np.asarray(label_counts, dtype=np.float64)
+        if counts.shape != (self.n_labels,):
+            raise ValueError(f"label_counts must have shape ({self.n_labels},), got {counts.shape}")
+        return counts
+
     def prepare(self, Y: sp.csr_matrix) -> None:
         """Keep statistics of the training labels Y (n, L) that :meth:`loss` reads.
 

@@ -173,9 +173,7 @@ class EmbeddingHead(MultiLabelHead):
         """With ``prior_bias``, start the bias at the label priors (see ``prior_bias``)."""
         if not self.prior_bias or self.bias is None:
             return
-        counts = np.asarray(label_counts, dtype=np.float64)
-        if counts.shape != (self.n_labels,):
-            raise ValueError(f"label_counts must have shape ({self.n_labels},), got {counts.shape}")
+        counts = self.checked_counts(label_counts)
         if self.loss_kind == "bce":
             prior = log_prior_odds(counts, n_samples)
         else:

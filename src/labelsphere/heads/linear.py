@@ -57,9 +57,7 @@ class SigmoidHead(MultiLabelHead):
     def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
         if not self.prior_bias:
             return
-        counts = np.asarray(label_counts, dtype=np.float64)
-        if counts.shape != (self.n_labels,):
-            raise ValueError(f"label_counts must have shape ({self.n_labels},), got {counts.shape}")
+        counts = self.checked_counts(label_counts)
         with torch.no_grad():
             self.linear.bias.copy_(torch.from_numpy(self._prior(counts, n_samples)).float())
 
