@@ -703,3 +703,17 @@ def test_items_label_errors_name_the_file(tmp_path):
     write_items(path, ["a.jpg", "b.jpg"], [[], []])
     with pytest.raises(DataFormatError, match=r"nolabels\.csv: no label occurs"):
         read_items(path)
+
+
+def test_load_split_passes_the_readers_options(data_dir: Path) -> None:
+    # evaluate reads a split through load_split: the dataset's own split gets the reader's
+    # options (here tabler-icons' seeded test_size), and the validation draw is left out.
+    from labelsphere.predict import load_split
+
+    default = load_split("tabler-icons", "test", data_dir)
+    bigger = load_split("tabler-icons", "test", data_dir, test_size=0.3, val_split="random")
+    assert len(bigger) > 1.3 * len(default)
+    assert len(bigger) == len(load_dataset("tabler-icons", "test", data_dir, test_size=0.3))
+    fit = load_split("tabler-icons", "train", data_dir, test_size=0.3, val_split="random")
+    val = load_split("tabler-icons", "val", data_dir, test_size=0.3, val_split="random")
+    assert set(fit.ids).isdisjoint(val.ids) and set(fit.ids).isdisjoint(bigger.ids)
