@@ -39,6 +39,25 @@ def test_parse_head_spec():
 _BASE = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval_every=8)
 
 
+def test_named_head_trains_exactly_as_its_long_spec(bibtex_small, tmp_path):
+    from labelsphere.train import train
+
+    named = parse_head_spec("embedding-learned-prior")
+    long = parse_head_spec("embedding-learned[n_components=512,bias=true,prior_bias=true]")
+    assert named.overrides == long.overrides == {"n_components": 512}  # wins over -d's 32
+    # A spec's own option wins over the name's.
+    assert (
+        parse_head_spec("embedding-learned-prior[n_components=64]").config(_BASE).n_components == 64
+    )
+    tr, va, _ = bibtex_small
+    best = {}
+    for spec in (named, long):
+        cfg = spec.config(_BASE, max_steps=12)
+        best[spec.head] = train(cfg, tr, va, tmp_path / spec.head, progress=False).best
+    # The same network, embedding (d = min(512, L - 1)) and seed: the same numbers.
+    assert best["embedding-learned-prior"]["MAP@100"] == best["embedding-learned"]["MAP@100"]
+
+
 def _short_compare(out, data, **kw):
     tr, va, te = data
     kw = {"n_seeds": 2, "lrs": (1e-3, 3e-3), "progress": False, "extend_grid": 0, **kw}

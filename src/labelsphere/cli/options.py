@@ -63,7 +63,14 @@ DatasetOption = Annotated[
 ]
 # Network and budget options shared by train and compare (one definition, same help).
 NComponents = Annotated[
-    int, typer.Option("--n-components", "-d", help="Label embedding dimension (capped at L - 1).")
+    int,
+    typer.Option(
+        "--n-components",
+        "-d",
+        help="Label embedding dimension (capped at L - 1). A head whose name sets its own d keeps "
+        "it (embedding-learned-prior: 512); set it in the spec, e.g. "
+        "'embedding-learned-prior[n_components=256]'.",
+    ),
 ]
 Hidden = Annotated[
     str, typer.Option(help="MLP hidden sizes, comma-separated ('' for a linear model).")

@@ -68,6 +68,8 @@ class HeadEntry:
         fixed: class arguments this name fixes; a spec that sets one is an error.
         basis: the (L, d) label basis the head is built on, ``None`` for heads over L logits.
         embedding_fixed: ``LabelEmbedding`` parameters this name fixes (``basis="pmi"``).
+        config: ``TrainConfig`` fields this name sets (``n_components``); a spec may override
+            them, and they win over the fields shared by a run (``--n-components``).
     """
 
     name: str
@@ -77,6 +79,7 @@ class HeadEntry:
     fixed: Mapping[str, Any] = field(default_factory=_frozen)
     basis: Basis | None = None
     embedding_fixed: Mapping[str, Any] = field(default_factory=_frozen)
+    config: Mapping[str, Any] = field(default_factory=_frozen)
 
 
 HEAD_REGISTRY: dict[str, HeadEntry] = {
@@ -94,6 +97,15 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             EmbeddingHead,
             defaults=_frozen({"learn_embeddings": True}),
             basis="pmi",
+        ),
+        HeadEntry(
+            "embedding-learned-prior",
+            "embedding-learned at d=512 with a per-label bias started at the label priors "
+            "(the frozen iconify-icons winner)",
+            EmbeddingHead,
+            defaults=_frozen({"learn_embeddings": True, "bias": True, "prior_bias": True}),
+            basis="pmi",
+            config=_frozen({"n_components": 512}),
         ),
         HeadEntry(
             "embedding-glas",
