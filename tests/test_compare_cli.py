@@ -40,22 +40,32 @@ _BASE = TrainConfig(hidden=(64,), n_components=32, epochs=2, batch_size=64, eval
 
 
 def test_named_head_trains_exactly_as_its_long_spec(bibtex_small, tmp_path):
+    from dataclasses import replace
+
     from labelsphere.train import train
 
-    named = parse_head_spec("embedding-learned-prior")
-    long = parse_head_spec("embedding-learned[n_components=512,bias=true,prior_bias=true]")
-    assert named.overrides == long.overrides == {"n_components": 512}  # wins over -d's 32
-    # A spec's own option wins over the name's.
-    assert (
-        parse_head_spec("embedding-learned-prior[n_components=64]").config(_BASE).n_components == 64
-    )
+    base = replace(_BASE, n_components=None, max_steps=12)  # None: each head's own d
+    named = parse_head_spec("embedding-learned-prior").config(base)
+    spelled = "embedding-learned[n_components=512,bias=true,prior_bias=true]"
+    long = parse_head_spec(spelled).config(base)
+    assert (named.n_components, long.n_components) == (None, 512)
     tr, va, _ = bibtex_small
-    best = {}
-    for spec in (named, long):
-        cfg = spec.config(_BASE, max_steps=12)
-        best[spec.head] = train(cfg, tr, va, tmp_path / spec.head, progress=False).best
-    # The same network, embedding (d = min(512, L - 1)) and seed: the same numbers.
+    best = {c.head: train(c, tr, va, tmp_path / c.head, progress=False).best for c in (named, long)}
+    # The same network, embedding (d = min(512, L - 1)), bias start and seed: the same numbers.
     assert best["embedding-learned-prior"]["MAP@100"] == best["embedding-learned"]["MAP@100"]
+
+
+def test_a_head_name_sets_its_own_d_unless_the_run_does(data_dir):
+    from labelsphere.data import load_dataset
+    from labelsphere.heads import label_basis
+
+    Y = load_dataset("delicious", "train", data_dir).Y  # 983 labels: d is not capped
+    assert label_basis("embedding-learned-prior", Y, None, seed=0).shape == (983, 512)
+    assert label_basis("embedding", Y, None, seed=0).shape == (983, 256)
+    assert label_basis("embedding-learned-prior", Y, 64, seed=0).shape == (983, 64)
+    assert TrainConfig().n_components is None
+    with pytest.raises(ValueError, match="n_components must be an integer >= 1"):
+        TrainConfig(n_components=0)
 
 
 def _short_compare(out, data, **kw):

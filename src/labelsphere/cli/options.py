@@ -63,13 +63,12 @@ DatasetOption = Annotated[
 ]
 # Network and budget options shared by train and compare (one definition, same help).
 NComponents = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--n-components",
         "-d",
-        help="Label embedding dimension (capped at L - 1). A head whose name sets its own d keeps "
-        "it (embedding-learned-prior: 512); set it in the spec, e.g. "
-        "'embedding-learned-prior[n_components=256]'.",
+        help="Label embedding dimension (capped at L - 1). Default: the head's own, 256 for "
+        "every head but embedding-learned-prior (512).",
     ),
 ]
 Hidden = Annotated[

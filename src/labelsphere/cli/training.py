@@ -58,7 +58,7 @@ def train(
     out: Annotated[
         Path, typer.Option(help="Run directory (config, metrics.jsonl, checkpoints, model/).")
     ] = Path("runs/train"),
-    n_components: NComponents = 256,
+    n_components: NComponents = None,
     hidden: Hidden = "512",
     dropout: Dropout = 0.0,
     lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 1e-3,
@@ -229,7 +229,7 @@ def compare(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/compare-DATASET).")
     ] = None,
-    n_components: NComponents = 256,
+    n_components: NComponents = None,
     hidden: Hidden = "512",
     dropout: Dropout = 0.0,
     weight_decay: WeightDecay = 0.0,

@@ -152,7 +152,7 @@ def render_report(summary: dict[str, Any]) -> str:
         f"{summary['n_labels']} labels, {summary['n_features']} features. "
         f"Same network for every head: MLP hidden={tuple(cfg['hidden'])}, dropout={cfg['dropout']}; "
         f"AdamW, batch {cfg['batch_size']}, {cfg['epochs']} epochs, schedule {cfg['schedule']} "
-        f"(warm-up {cfg['warmup']}), d={cfg['n_components']} for embedding heads (capped at L − 1). "
+        f"(warm-up {cfg['warmup']}), d={cfg['n_components'] or 'each head’s own (256; 512 for embedding-learned-prior)'} for embedding heads (capped at L − 1). "
         f"Learning rate per head chosen on validation MAP@100 from {summary['lrs']} (seed 0); "
         f"{summary['n_seeds']} seeds at that rate; test metrics of each run's best validation checkpoint. "
         + (

@@ -28,6 +28,7 @@ from labelsphere.heads.hybrid import HybridHead
 from labelsphere.heads.linear import AsymmetricHead, SigmoidHead, SoftmaxHead
 
 __all__ = [
+    "DEFAULT_N_COMPONENTS",
     "HEADS",
     "HEAD_REGISTRY",
     "PAPER_EMBEDDING",
@@ -50,6 +51,8 @@ PAPER_EMBEDDING: Mapping[str, Any] = MappingProxyType(
 # Arguments the registry passes itself, so a spec cannot set them.
 _HEAD_ARGS = {"self", "in_features", "n_labels", "embeddings"}
 _EMBEDDING_ARGS = {"n_components", "random_state"}
+# The label embedding dimension d of a head whose name does not set its own.
+DEFAULT_N_COMPONENTS = 256
 
 
 def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -68,8 +71,8 @@ class HeadEntry:
         fixed: class arguments this name fixes; a spec that sets one is an error.
         basis: the (L, d) label basis the head is built on, ``None`` for heads over L logits.
         embedding_fixed: ``LabelEmbedding`` parameters this name fixes (``basis="pmi"``).
-        config: ``TrainConfig`` fields this name sets (``n_components``); a spec may override
-            them, and they win over the fields shared by a run (``--n-components``).
+        n_components: the embedding dimension d this name uses when the run does not set one
+            (``TrainConfig.n_components=None``, the default).
     """
 
     name: str
@@ -79,7 +82,7 @@ class HeadEntry:
     fixed: Mapping[str, Any] = field(default_factory=_frozen)
     basis: Basis | None = None
     embedding_fixed: Mapping[str, Any] = field(default_factory=_frozen)
-    config: Mapping[str, Any] = field(default_factory=_frozen)
+    n_components: int = DEFAULT_N_COMPONENTS
 
 
 HEAD_REGISTRY: dict[str, HeadEntry] = {
@@ -105,7 +108,7 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             EmbeddingHead,
             defaults=_frozen({"learn_embeddings": True, "bias": True, "prior_bias": True}),
             basis="pmi",
-            config=_frozen({"n_components": 512}),
+            n_components=512,
         ),
         HeadEntry(
             "embedding-glas",
@@ -254,17 +257,18 @@ def build_head(
 def label_basis(
     name: str,
     Y: sp.csr_matrix,
-    n_components: int,
+    n_components: int | None,
     seed: int,
     embedding_options: Mapping[str, Any] | None = None,
 ) -> np.ndarray | None:
     """The (L, d) label basis head ``name`` needs, fitted on training labels ``Y`` (n, L).
 
-    ``d = min(n_components, L - 1)``. ``None`` for heads over L logits.
+    ``d = min(n_components, L - 1)``; ``n_components=None`` takes the name's own
+    (``HeadEntry.n_components``). ``None`` for heads over L logits.
     """
     entry = head_entry(name)
     L = Y.shape[1]
-    d = min(n_components, L - 1)
+    d = min(entry.n_components if n_components is None else n_components, L - 1)
     if entry.basis == "pmi":
         opts = {**(embedding_options or {}), **entry.embedding_fixed}
         return LabelEmbedding(n_components=d, random_state=seed, **opts).fit(Y).embeddings_

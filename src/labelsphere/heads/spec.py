@@ -36,8 +36,8 @@ _NOT_OVERRIDABLE = {"head", "head_options", "embedding_options"}
 class HeadSpec:
     """A head to train: its name, options and config overrides, parsed from a spec string.
 
-    ``overrides`` are ``TrainConfig`` fields: those the head name sets (``HeadEntry.config``)
-    and those the spec sets; a spec that sets ``lr`` skips ``compare``'s learning-rate search. ``config(base)`` applies the spec to a shared base config.
+    ``overrides`` are ``TrainConfig`` fields; a spec that sets ``lr`` skips ``compare``'s
+    learning-rate search. ``config(base)`` applies the spec to a shared base config.
     """
 
     spec: str
@@ -92,8 +92,7 @@ def parse_head_spec(spec: str) -> HeadSpec:
         entry = head_entry(name)
     except ValueError as e:
         raise ValueError(f"head spec {spec!r}: {e}") from None
-    # The name's own TrainConfig fields first, so the spec's options override them.
-    out = HeadSpec(spec=s, head=name, overrides=dict(entry.config))
+    out = HeadSpec(spec=s, head=name)
     config_keys = _config_fields()
     head_keys = set(head_parameters(name)) | set(entry.fixed)
     embedding_keys = set(embedding_parameters(name)) | set(entry.embedding_fixed)

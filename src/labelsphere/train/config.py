@@ -19,6 +19,10 @@ SPARSE_TARGETS_ABOVE = 65_536
 class TrainConfig:
     """Everything that defines a training run (stored as ``config.json``).
 
+    Head: ``head`` is a registered name (``HEAD_REGISTRY``), ``head_options`` its class
+    arguments, ``n_components`` the label embedding dimension d (``None``: the name's own, 256
+    for every head but ``embedding-learned-prior``'s 512; capped at L - 1).
+
     Budget: ``epochs`` (or ``max_steps`` if set). Evaluation on the validation split every
     ``eval_every`` steps (default: once per epoch). ``patience`` evaluations without
     improvement of ``monitor`` stop early (``None``: never).
@@ -40,7 +44,7 @@ class TrainConfig:
 
     head: str = "embedding"
     head_options: dict[str, Any] = field(default_factory=dict)
-    n_components: int = 256
+    n_components: int | None = None
     embedding_options: dict[str, Any] = field(default_factory=dict)
     hidden: tuple[int, ...] = (512,)
     dropout: float = 0.0
@@ -82,6 +86,12 @@ class TrainConfig:
         for name in ("dropout", "input_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.n_components is not None and not (
+            isinstance(self.n_components, int) and self.n_components >= 1
+        ):
+            raise ValueError(
+                f"n_components must be an integer >= 1 (None: the head's own), got {self.n_components!r}"
+            )
         if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
             raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
 
