@@ -99,6 +99,8 @@ def test_compare_writes_report_and_both_plots(short_compare):
     out, _ = short_compare
     report = (out / "report.md").read_text()
     assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
+    # extend_grid=0: the report says no rate was added (it once claimed some were, always).
+    assert "The given grid: 0.001, 0.003. No rate was added beyond it." in report
     for png in ("curves_steps.png", "curves_time.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -292,3 +294,4 @@ def test_compare_extends_the_grid_at_its_edge_and_tests_every_budget(tmp_path, b
             )
     report = (tmp_path / "report.md").read_text()
     assert "## Test MAP@100 at each budget" in report and "9e-05" in report
+    assert "Added beyond it (9e-05)" in report

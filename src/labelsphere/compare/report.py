@@ -217,12 +217,19 @@ def render_report(summary: dict[str, Any]) -> str:
         for name, (p1, p3, p5) in published.items():
             lines.append(f"| {name} | {p1:.2f} | {p3:.2f} | {p5:.2f} |")
     searched = sorted({float(lr) for res in summary["heads"].values() for lr in res["lr_search"]})
+    given = {float(lr) for lr in summary["lrs"]}
+    added = [f"{lr:g}" for lr in searched if lr not in given]
     lines += [
         "",
         "## Learning-rate search (validation MAP@100, seed 0)",
         "",
-        "Rates beyond the given grid were added because a head's best rate (over the whole "
-        "budget or within a shorter one) was at the grid's edge.",
+        f"The given grid: {', '.join(f'{lr:g}' for lr in sorted(given))}. "
+        + (
+            f"Added beyond it ({', '.join(added)}) because a head's best rate (over the whole "
+            "budget or within a shorter one) was at the grid's edge."
+            if added
+            else "No rate was added beyond it."
+        ),
         "",
         "| head | " + " | ".join(f"{lr:g}" for lr in searched) + " |",
         "|---|" + "---|" * len(searched),
