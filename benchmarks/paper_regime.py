@@ -202,7 +202,12 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for source in sorted({p["source"] for p in points}):
         ps = sorted((p for p in points if p["source"] == source), key=lambda p: p["n_train"])
-        ax.plot([p["n_train"] for p in ps], [p["ratio"] for p in ps], "o-", label=f"{source}, best")
+        ax.plot(
+            [p["n_train"] for p in ps],
+            [p["ratio"] for p in ps],
+            "o-",
+            label=f"{source}, largest budget run",
+        )
         for key, marker, what in (
             ("ratio_1_epoch", "s--", "1 epoch"),
             ("ratio_3_epochs", "v-.", "3 epochs"),
@@ -220,8 +225,13 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     ax.axhline(1.07, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("training samples")
-    ax.set_ylabel(f"test MAP@100, {head} / baseline")
-    ax.set_title(f"Does {head} gain with more data?")
+    ax.set_ylabel("test MAP@100 / baseline's")
+    # a long head spec would push the title and the axis label off the figure
+    ax.set_title(
+        f"Does {head}\ngain with more data?"
+        if len(head) > 40
+        else f"Does {head} gain with more data?"
+    )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
