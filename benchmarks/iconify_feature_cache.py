@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from labelsphere.data import load_dataset
-from labelsphere.images import create_backbone
 from labelsphere.images.featurize import extract_features
-from labelsphere.train.inputs import DEFAULT_FEATURE_CACHE, ImageOptions
+from labelsphere.train.inputs import DEFAULT_FEATURE_CACHE, ImageOptions, frozen_backbone
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,20 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--image-size", type=int, default=96)
     ap.add_argument("--max-icons", type=int, default=None, help="a seeded subset (as compare's)")
     a = ap.parse_args(argv)
-    if not 0 <= a.worker < a.of:
-        ap.error(f"--worker must be in [0, {a.of - 1}], got {a.worker}")
-    paths: set[str] = set()
-    for split in ("train", "test"):
-        ds = load_dataset("iconify-icons", split, data_dir=a.data_dir, max_icons=a.max_icons)
-        paths.update(ds.X)
+    if a.of < 1 or not 0 <= a.worker < a.of:
+        ap.error(f"--worker must be in [0, --of), --of >= 1; got --worker {a.worker} --of {a.of}")
+    try:
+        net = frozen_backbone(ImageOptions(image_size=a.image_size))
+        paths: set[str] = set()
+        for split in ("train", "test"):
+            ds = load_dataset("iconify-icons", split, data_dir=a.data_dir, max_icons=a.max_icons)
+            paths.update(ds.X)
+    except (OSError, ValueError) as e:  # DataFormatError is a ValueError
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     share = sorted(paths)[a.worker :: a.of]
     print(f"worker {a.worker} of {a.of}: {len(share)} of {len(paths)} files", flush=True)
-    options = ImageOptions()
-    net = create_backbone(
-        options.backbone,
-        options.weights,
-        data_config={"input_size": (3, a.image_size, a.image_size), "crop_pct": 1.0},
-    )
     extract_features(net, share, cache_dir=DEFAULT_FEATURE_CACHE, batch_size=64)
     return 0
 

@@ -19,6 +19,7 @@ __all__ = [
     "ImageOptions",
     "PreparedInputs",
     "TextOptions",
+    "frozen_backbone",
     "prepare_inputs",
 ]
 
@@ -90,6 +91,22 @@ class PreparedInputs:
         return self.train, self.val, self.test
 
 
+def frozen_backbone(images: ImageOptions) -> Any:
+    """The backbone that computes ``images``' frozen features (the feature cache's key).
+
+    ``images.image_size`` resizes the whole image to that square (no centre crop); ``None``
+    keeps the backbone's own preprocessing. Raises ``ValueError`` for a size outside [16, 1024].
+    """
+    from labelsphere.images import create_backbone
+
+    size = images.image_size
+    if size is not None and not (isinstance(size, int) and 16 <= size <= 1024):
+        raise ValueError(f"image_size must be an integer in [16, 1024], got {size!r}")
+    weights = None if images.weights is None or images.weights.lower() == "none" else images.weights
+    resize = None if size is None else {"input_size": (3, size, size), "crop_pct": 1.0}
+    return create_backbone(images.backbone, weights, data_config=resize)
+
+
 def prepare_inputs(
     dataset: str,
     data_dir: str | Path | None = None,
@@ -139,13 +156,9 @@ def prepare_inputs(
             "num_workers": images.num_workers,
         }
         return PreparedInputs(tr, va, te, None, config)
-    from labelsphere.images import create_backbone, image_features
+    from labelsphere.images import image_features
 
-    size = images.image_size
-    if size is not None and not (isinstance(size, int) and 16 <= size <= 1024):
-        raise ValueError(f"image_size must be an integer in [16, 1024], got {size!r}")
-    resize = None if size is None else {"input_size": (3, size, size), "crop_pct": 1.0}
-    net = create_backbone(images.backbone, weights, data_config=resize)
+    net = frozen_backbone(images)
     out = image_features(
         [tr, va, te],
         net,
