@@ -1,18 +1,28 @@
 """New labels without retraining the network: fold them into a trained model's label space.
 
-A label-embedding model scores label l by its similarity to the row E_l of the fixed (L, d)
-label embedding, and E was fitted so that E E^T approximates the PMI matrix M of the old labels.
-A new label j arrives with its co-occurrence counts with the old labels (from any labelled data
-that has it); its PMI row m_j (L,) against the old labels is computed with the model's own PMI
-policy, and its embedding is the least-squares fold-in ``e_j = argmin_e ||E e - m_j||``, i.e.
-``e_j = m_j E (E^T E)^{-1}`` (for E = U sqrt(S) that is ``m_j U S^{-1/2}``, the classic LSI
-fold-in). The network is untouched: the new rows are appended to ``head.embeddings``, the
-vocabulary, the saved label counts and the calibrated thresholds (the global one), and the
-result is a model directory that ``predict``, ``evaluate`` and the server load as any other.
+An embedding head scores label l by its similarity to the row E_l of its (L, d) label
+embedding (plus a per-label bias b_l when it learned one). A new label j arrives with its
+co-occurrence with the old labels (from any labelled data that has it) and gets a row e_j,
+and a bias where the head has them, by one of two methods:
 
-Only heads whose label vectors are the fixed PMI embedding can take new labels this way
-(``embedding``, ``embedding-paper``); a head with per-label trained weights (sigmoid, softmax,
-asl, hybrid's free part, a learned bias) has nothing to fold into.
+- ``"lstsq"``, for the fixed PMI embeddings (``embedding``, ``embedding-paper``): E was fitted
+  so that E E^T approximates the PMI matrix M of the old labels, so the new label's PMI row m_j
+  (L,) against them, computed with the model's own PMI policy, gives the least-squares fold-in
+  ``e_j = argmin_e ||E e - m_j|| = m_j E (E^T E)^{-1}`` (for E = U sqrt(S) that is
+  ``m_j U S^{-1/2}``, the classic LSI fold-in).
+- ``"centroid"``, for any cosine embedding head, learned E included (``embedding-learned``,
+  ``embedding-learned-prior``), where E E^T no longer approximates PMI: each sample's target
+  direction is the unit sum of its old labels' unit keys (what the head was trained to point
+  at), and the new label's key is the mean of those directions over the samples that carry it.
+  A learned bias for j is its log prior on the fold-in data (``log p`` under the softmax loss,
+  ``log(p / (1 - p))`` under BCE, as ``prior_bias`` starts it) plus the median shift training
+  gave the old labels' biases from their own priors on the same data.
+
+The network is untouched: the new rows are appended to ``head.embeddings`` (and ``head.bias``),
+the vocabulary, the saved label counts and the calibrated thresholds (the global one), and the
+result is a model directory that ``predict``, ``evaluate`` and the server load as any other.
+Heads with per-label trained weights over L logits (sigmoid, softmax, asl, hybrid) have nothing
+to fold into.
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ import scipy.sparse as sp
 from safetensors.torch import load_file
 
 from labelsphere.artifacts import save_tensors, write_json
+from labelsphere.heads.registry import head_entry
 from labelsphere.labels import LabelVocabulary, check_multihot
 from labelsphere.train.model_dir import LABEL_COUNTS, read_model_json, update_checksums
 
-__all__ = ["fold_in", "fold_in_embeddings", "pmi_rows"]
+__all__ = ["centroid_keys", "fold_in", "fold_in_embeddings", "pmi_rows"]
 
 
 def pmi_rows(Y_old: sp.csr_matrix, Y_new: sp.csr_matrix, pmi: str = "zero") -> np.ndarray:
@@ -62,12 +73,37 @@ def fold_in_embeddings(E: np.ndarray, M_new: np.ndarray) -> np.ndarray:
     return np.linalg.solve(G, (M_new @ E).T).T
 
 
+def centroid_keys(K: np.ndarray, Y_old: sp.csr_matrix, Y_new: sp.csr_matrix) -> np.ndarray:
+    """Unit keys (L_new, d) of new labels: the mean target direction of the samples carrying them.
+
+    Args:
+        K: (L_old, d) the old labels' unit keys.
+        Y_old: (n, L_old) old labels; each sample's direction is the unit sum of its labels' keys.
+        Y_new: (n, L_new) new labels on the same samples.
+    """
+    T = np.asarray(sp.csr_matrix(Y_old, dtype=np.float64) @ np.asarray(K, np.float64))
+    norms = np.linalg.norm(T, axis=1, keepdims=True)
+    T = np.divide(T, norms, out=np.zeros_like(T), where=norms > 0)
+    C = np.asarray(sp.csr_matrix(Y_new, dtype=np.float64).T @ T)  # (L_new, d) sums
+    norms = np.linalg.norm(C, axis=1, keepdims=True)
+    return np.divide(C, norms, out=np.zeros_like(C), where=norms > 0)
+
+
+def _log_prior(counts: np.ndarray, n: int, total: float, loss: str) -> np.ndarray:
+    # The same priors the heads' prior_bias starts from (heads/linear.py), on the fold-in data.
+    if loss == "bce":
+        p = np.clip(counts / max(n, 1), 1 / (n + 1), n / (n + 1))
+        return np.log(p / (1 - p))
+    return np.log(np.maximum(counts, 0.5) / total)
+
+
 def fold_in(
     model_dir: str | Path,
     Y_old: sp.csr_matrix,
     Y_new: sp.csr_matrix,
     new_names: Sequence[str],
     out: str | Path,
+    method: str = "auto",
 ) -> Path:
     """Write a copy of ``model_dir`` to ``out`` with the new labels folded in; returns ``out``.
 
@@ -75,8 +111,15 @@ def fold_in(
         Y_old: (n, L_old) labels of the model's vocabulary on some samples.
         Y_new: (n, L_new) the new labels on the same samples.
         new_names: the L_new new label names (not in the model's vocabulary).
+        method: ``"lstsq"``, ``"centroid"`` (see the module docstring) or ``"auto"``: least
+            squares for fixed PMI embeddings, centroids for learned ones.
     """
+    from labelsphere.heads.embedding import EmbeddingHead
+    from labelsphere.predict import Predictor
+
     model_dir, out = Path(model_dir), Path(out)
+    if method not in ("auto", "lstsq", "centroid"):
+        raise ValueError(f"method must be 'auto', 'lstsq' or 'centroid', got {method!r}")
     meta = read_model_json(model_dir)
     config = meta["config"]
     vocab = LabelVocabulary.load(model_dir / "vocabulary.json")
@@ -85,25 +128,59 @@ def fold_in(
     clash = sorted(set(new_names) & set(vocab.names))
     if clash:
         raise ValueError(f"labels already in the model: {clash[:5]}")
-    if config["head"] not in ("embedding", "embedding-paper"):
+    head = Predictor.load(model_dir).model.head
+    if not isinstance(head, EmbeddingHead):
         raise ValueError(
-            f"head {config['head']!r} has per-label trained weights; only the PMI embedding heads "
-            "(embedding, embedding-paper) can take new labels without retraining"
+            f"head {config['head']!r} has per-label trained weights over L logits; only the "
+            "embedding heads can take new labels without retraining"
+        )
+    fixed_pmi = not head.learn_embeddings and head_entry(config["head"]).basis == "pmi"
+    if method == "auto":
+        method = "lstsq" if fixed_pmi else "centroid"
+    if method == "lstsq" and not fixed_pmi:
+        raise ValueError(
+            f"method='lstsq' needs the fixed PMI embeddings; head {config['head']!r} has "
+            "learned or non-PMI ones (use method='centroid')"
+        )
+    if method == "centroid" and head.similarity != "cosine":
+        raise ValueError(
+            f"method='centroid' needs cosine keys; this head scores by {head.similarity}"
+        )
+    with_old = (np.diff(Y_old.indptr) > 0).astype(np.float64)  # samples with an old label
+    empty = np.flatnonzero(Y_new.T @ with_old == 0)
+    if len(empty):
+        raise ValueError(
+            f"new labels that never occur with an old label have nothing to fold in from: "
+            f"{[new_names[i] for i in empty[:5]]}"
         )
     weights = load_file(str(model_dir / "model.safetensors"))
-    if "head.bias" in weights:
-        raise ValueError("this head learned a per-label bias; new labels would have none")
     E = weights["head.embeddings"].float().numpy()
-    pmi = (config.get("embedding_options") or {}).get("pmi", "zero")
-    if config["head"] == "embedding-paper":
-        pmi = "zero"
-    E_new = fold_in_embeddings(E, pmi_rows(Y_old, Y_new, pmi))
+    pmi = None
+    if method == "lstsq":
+        pmi = (config.get("embedding_options") or {}).get("pmi", "zero")
+        if config["head"] == "embedding-paper":
+            pmi = "zero"
+        E_new = fold_in_embeddings(E, pmi_rows(Y_old, Y_new, pmi))
+    else:
+        K = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+        E_new = centroid_keys(K, Y_old, Y_new)
     import torch
 
     dtype = weights["head.embeddings"].dtype
     weights["head.embeddings"] = torch.cat(
         [weights["head.embeddings"], torch.from_numpy(E_new).to(dtype)]
     )
+    if "head.bias" in weights:
+        n = Y_old.shape[0]
+        c_old = np.asarray(Y_old.sum(axis=0)).ravel().astype(np.float64)
+        c_new = np.asarray(Y_new.sum(axis=0)).ravel().astype(np.float64)
+        total = c_old.sum()
+        b_old = weights["head.bias"].double().numpy()
+        shift = np.median(b_old - _log_prior(c_old, n, total, head.loss_kind))
+        b_new = _log_prior(c_new, n, total, head.loss_kind) + shift
+        weights["head.bias"] = torch.cat(
+            [weights["head.bias"], torch.from_numpy(b_new).to(weights["head.bias"].dtype)]
+        )
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new directory for the extended model")
     tmp = out.with_name(f".{out.name}.tmp")
@@ -134,7 +211,12 @@ def fold_in(
         t.save(tmp / THRESHOLDS_FILE)
     meta = json.loads((tmp / "model.json").read_text())
     meta["n_labels"] = len(vocab) + len(new_names)
-    meta["folded_in"] = {"labels": list(new_names), "from": str(model_dir), "pmi": pmi}
+    meta["folded_in"] = {
+        "labels": list(new_names),
+        "from": str(model_dir),
+        "method": method,
+        "pmi": pmi,
+    }
     write_json(tmp / "model.json", meta)
     update_checksums(tmp)  # the extended files get their own checksums
     tmp.rename(out)

@@ -13,7 +13,7 @@ from labelsphere.artifacts import FormatError
 from labelsphere.data import MultiLabelDataset
 from labelsphere.device import resolve_device
 from labelsphere.labels import LabelVocabulary
-from labelsphere.metrics import propensity_scores
+from labelsphere.metrics import average_precision_per_label, propensity_scores
 from labelsphere.predict import Predictor, read_rows
 from labelsphere.train import RunDir, TrainConfig, evaluate_model, train
 
@@ -250,6 +250,63 @@ def test_fold_in_adds_labels_without_touching_the_network(trained, tmp_path):
     assert folded.thresholds is not None and folded.thresholds.thresholds_.shape == (L + 2,)
     with pytest.raises(ValueError, match="already in the model"):
         fold_in(run.model_dir, tr.Y, new, ["label1", "x"], tmp_path / "again")
+
+
+def test_fold_in_centroids_for_learned_embeddings_and_their_bias(trained, tmp_path):
+    from safetensors.torch import load_file
+
+    from labelsphere.foldin import fold_in
+
+    run0, _, _, (tr, va, te) = trained
+    run = RunDir(tmp_path / "learned")
+    cfg = TrainConfig(
+        head="embedding-learned-prior", n_components=4, hidden=(16,), epochs=3, batch_size=64
+    )
+    train(cfg, tr, va, run, progress=False)
+    new = tr.Y[:, [2, 5]]
+    with pytest.raises(ValueError, match="fixed PMI"):
+        fold_in(run.model_dir, tr.Y, new, ["new2", "new5"], tmp_path / "x", method="lstsq")
+    out = fold_in(run.model_dir, tr.Y, new, ["new2", "new5"], tmp_path / "folded")
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["folded_in"]["method"] == "centroid" and meta["n_labels"] == L + 2
+    old_w, new_w = (
+        load_file(str(run.model_dir / "model.safetensors")),
+        load_file(str(out / "model.safetensors")),
+    )
+    for k, v in old_w.items():
+        if k not in ("head.embeddings", "head.bias"):
+            assert torch.equal(v, new_w[k]), k  # network weights untouched
+    assert new_w["head.embeddings"].shape == (L + 2, 4) and new_w["head.bias"].shape == (L + 2,)
+    assert torch.equal(new_w["head.bias"][:L], old_w["head.bias"])
+    # A copy's bias is its prior plus the median drift: near the original's, never far off.
+    b = new_w["head.bias"]
+    assert abs(float(b[L] - b[2])) < 1.0 and abs(float(b[L + 1] - b[5])) < 1.0
+    folded = Predictor.load(out)
+    # d = 4 keys for 10 labels are far from orthogonal (label2's nearest is label6), and a
+    # centroid leans towards the labels its samples share: the copy is among the two nearest.
+    assert "label2" in [n for n, _ in folded.similar("new2", 2)]
+    assert "label5" in [n for n, _ in folded.similar("new5", 2)]
+    s_old, _ = run.load_predictor().scores(te.X)
+    s_new, _ = folded.scores(te.X)
+    np.testing.assert_allclose(s_new[:, :L], s_old, rtol=1e-5, atol=1e-5)
+    for j, orig in enumerate([2, 5]):
+        assert np.corrcoef(s_new[:, L + j], s_old[:, orig])[0, 1] > 0.8
+    ap = average_precision_per_label(te.Y[:, [2, 5]], s_new[:, L:])
+    assert np.all(ap >= 0.8 * average_precision_per_label(te.Y[:, [2, 5]], s_old[:, [2, 5]]))
+    # The fixed-PMI default takes centroids too when asked; a sigmoid head takes neither.
+    c = fold_in(run0.model_dir, tr.Y, new, ["n2", "n5"], tmp_path / "c", method="centroid")
+    assert json.loads((c / "model.json").read_text())["folded_in"]["method"] == "centroid"
+    sig = RunDir(tmp_path / "sigmoid")
+    train(TrainConfig(head="sigmoid", hidden=(16,), epochs=1), tr, va, sig, progress=False)
+    with pytest.raises(ValueError, match="per-label trained weights"):
+        fold_in(sig.model_dir, tr.Y, new, ["new2", "new5"], tmp_path / "s")
+    # A new label only on a sample without old labels has no co-occurrence to go by.
+    Y_old = tr.Y.tolil()
+    Y_old[0, :] = 0
+    lonely = np.zeros((tr.Y.shape[0], 1), np.int8)
+    lonely[0, 0] = 1
+    with pytest.raises(ValueError, match="nothing to fold in from: \\['alone'\\]"):
+        fold_in(run.model_dir, Y_old.tocsr(), lonely, ["alone"], tmp_path / "l")
 
 
 @pytest.mark.parametrize("backend", ["exact", "faiss-flat"])
