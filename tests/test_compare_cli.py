@@ -55,6 +55,25 @@ def test_named_head_trains_exactly_as_its_long_spec(bibtex_small, tmp_path):
     assert best["embedding-learned-prior"]["MAP@100"] == best["embedding-learned"]["MAP@100"]
 
 
+def test_every_entry_point_defaults_to_the_same_head_and_baseline():
+    import inspect
+
+    from labelsphere.compare import compare_dataset
+    from labelsphere.heads import DEFAULT_HEAD
+    from labelsphere.train import train_dataset
+
+    # The head that won where measured (docs/paper_regime.md) against the fair baseline.
+    assert DEFAULT_HEAD == "embedding-learned-prior" == TrainConfig().head
+    assert inspect.signature(train_dataset).parameters["head"].default == DEFAULT_HEAD
+    params = inspect.signature(compare_dataset).parameters
+    assert params["heads"].default == (DEFAULT_HEAD, "sigmoid-prior")
+    assert params["baseline"].default == "sigmoid-prior"
+    assert inspect.signature(compare).parameters["baseline"].default == "sigmoid-prior"
+    for command in ("train", "compare"):
+        r = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+        assert r.exit_code == 0 and DEFAULT_HEAD in r.output and "sigmoid-prior" in r.output
+
+
 def test_a_head_name_sets_its_own_d_unless_the_run_does(data_dir):
     from labelsphere.data import load_dataset
     from labelsphere.heads import label_basis
@@ -82,7 +101,7 @@ def short_compare(tmp_path_factory, bibtex_small):
 
 def test_compare_tunes_and_seeds_every_head_with_the_baseline(short_compare):
     _, summary = short_compare
-    assert set(summary["heads"]) == {"embedding", "sigmoid"}  # the baseline is always added
+    assert set(summary["heads"]) == {"embedding", "sigmoid-prior"}  # the baseline: always added
     for res in summary["heads"].values():
         assert res["lr"] in (1e-3, 3e-3) and len(res["runs"]) == 2
         assert set(res["lr_search"]) == {"0.001", "0.003"}
@@ -98,7 +117,7 @@ def test_compare_tunes_and_seeds_every_head_with_the_baseline(short_compare):
 def test_compare_writes_report_and_both_plots(short_compare):
     out, _ = short_compare
     report = (out / "report.md").read_text()
-    assert "| embedding |" in report and "| sigmoid |" in report and "SLEEC" in report
+    assert "| embedding |" in report and "| sigmoid-prior |" in report and "SLEEC" in report
     # extend_grid=0: the report says no rate was added (it once claimed some were, always).
     assert "The given grid: 0.001, 0.003. No rate was added beyond it." in report
     for png in ("curves_steps.png", "curves_time.png"):
@@ -117,9 +136,10 @@ def test_compare_reads_shorter_budgets_off_the_search_runs(short_compare):
 
 def test_compare_reports_the_output_layer_size(short_compare, bibtex_small):
     out, summary = short_compare
-    # sigmoid is L x H + L; the embedding head d x H + d + a scale, with its L x d embedding fixed.
+    # sigmoid(-prior) is L x H + L; the embedding head d x H + d + a scale, its L x d E fixed.
     L, H, d = bibtex_small[0].Y.shape[1], 64, 32
-    sig, emb = summary["heads"]["sigmoid"]["runs"][0], summary["heads"]["embedding"]["runs"][0]
+    sig = summary["heads"]["sigmoid-prior"]["runs"][0]
+    emb = summary["heads"]["embedding"]["runs"][0]
     assert (sig["head_parameters"], sig["head_fixed"]) == (L * H + L, 0)
     assert (emb["head_parameters"], emb["head_fixed"]) == (d * H + d + 1, L * d)
     assert f"{L * H + L:,d} / 0" in (out / "report.md").read_text()

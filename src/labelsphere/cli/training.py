@@ -43,6 +43,7 @@ from labelsphere.cli.options import (
     _items,
     _warn_skipped,
 )
+from labelsphere.heads.registry import DEFAULT_HEAD, HEAD_REGISTRY
 
 
 @app.command()
@@ -52,9 +53,9 @@ def train(
     head: Annotated[
         str,
         typer.Option(
-            help="Head spec: embedding, sigmoid, softmax, asl, pca, random, embedding-paper, or name[key=value,...]."
+            help=f"Head spec: one of {', '.join(HEAD_REGISTRY)}, or name[key=value,...]."
         ),
-    ] = "embedding",
+    ] = DEFAULT_HEAD,
     out: Annotated[
         Path, typer.Option(help="Run directory (config, metrics.jsonl, checkpoints, model/).")
     ] = Path("runs/train"),
@@ -210,14 +211,18 @@ def compare(
         typer.Option(
             help="Comma-separated head specs; the baseline is always included. Use ';' to separate specs that contain commas."
         ),
-    ] = "embedding,sigmoid",
+    ] = f"{DEFAULT_HEAD},sigmoid-prior",
     seeds: Annotated[int, typer.Option(help="Seeds per head at its tuned learning rate.")] = 3,
     lrs: Annotated[
         str, typer.Option(help="Learning rates searched per head on validation (seed 0).")
     ] = "3e-4,1e-3,3e-3",
     baseline: Annotated[
-        str, typer.Option(help="The head spec the others are measured against.")
-    ] = "sigmoid",
+        str,
+        typer.Option(
+            help="The head spec the others are measured against (sigmoid-prior: the sigmoid "
+            "head with its biases started at the label priors, the fair baseline)."
+        ),
+    ] = "sigmoid-prior",
     extend_grid: Annotated[
         int,
         typer.Option(help="Add up to this many rates beyond an edge of --lrs that a head picks."),

@@ -35,6 +35,7 @@ from labelsphere.compare.speed import (
     edge_extensions,
 )
 from labelsphere.data import MultiLabelDataset
+from labelsphere.heads.registry import DEFAULT_HEAD
 from labelsphere.heads.spec import HeadSpec, parse_head_spec
 from labelsphere.metrics import propensity_scores
 from labelsphere.train import RunDir, TrainConfig, train
@@ -67,7 +68,7 @@ def compare(
     resume: bool = True,
     feature_extractor: Any = None,
     text_featurizer: Any = None,
-    baseline: str = "sigmoid",
+    baseline: str = "sigmoid-prior",
     extend_grid: int = 2,
     budget_seeds: bool = False,
 ) -> dict[str, Any]:
@@ -239,7 +240,7 @@ def compare(
 
 def compare_dataset(
     dataset: str,
-    heads: Sequence[str] = ("embedding", "sigmoid"),
+    heads: Sequence[str] = (DEFAULT_HEAD, "sigmoid-prior"),
     out: str | Path | None = None,
     n_seeds: int = 3,
     lrs: Sequence[float] = (3e-4, 1e-3, 3e-3),
@@ -248,7 +249,7 @@ def compare_dataset(
     images: ImageOptions | None = None,
     progress: bool = True,
     dataset_options: dict[str, Any] | None = None,
-    baseline: str = "sigmoid",
+    baseline: str = "sigmoid-prior",
     extend_grid: int = 2,
     budget_seeds: bool = False,
     **fields: Any,

@@ -19,6 +19,7 @@ from labelsphere.heads.hybrid import HybridHead
 from labelsphere.heads.linear import AsymmetricHead, SigmoidHead, SoftmaxHead
 from labelsphere.heads.losses import CosineProximityLoss, normalized_softmax_loss
 from labelsphere.heads.registry import (
+    DEFAULT_HEAD,
     HEAD_REGISTRY,
     HEADS,
     HeadEntry,
@@ -30,6 +31,7 @@ from labelsphere.heads.registry import (
 from labelsphere.heads.spec import HeadSpec, parse_head_spec, split_specs
 
 __all__ = [
+    "DEFAULT_HEAD",
     "HEADS",
     "HEAD_REGISTRY",
     "AsymmetricHead",

@@ -28,6 +28,7 @@ from labelsphere.heads.hybrid import HybridHead
 from labelsphere.heads.linear import AsymmetricHead, SigmoidHead, SoftmaxHead
 
 __all__ = [
+    "DEFAULT_HEAD",
     "DEFAULT_N_COMPONENTS",
     "HEADS",
     "HEAD_REGISTRY",
@@ -53,6 +54,9 @@ _HEAD_ARGS = {"self", "in_features", "n_labels", "embeddings"}
 _EMBEDDING_ARGS = {"n_components", "random_state"}
 # The label embedding dimension d of a head whose name does not set its own.
 DEFAULT_N_COMPONENTS = 256
+# The head a run trains when none is named: the one that won where it was measured
+# (docs/paper_regime.md; docs/scale.md says when the fixed-PMI ``embedding`` head is the one).
+DEFAULT_HEAD = "embedding-learned-prior"
 
 
 def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from labelsphere.heads.registry import HEAD_REGISTRY, check_options
+from labelsphere.heads.registry import DEFAULT_HEAD, HEAD_REGISTRY, check_options
 
 __all__ = ["SPARSE_TARGETS_ABOVE", "TrainConfig"]
 
@@ -19,7 +19,8 @@ SPARSE_TARGETS_ABOVE = 65_536
 class TrainConfig:
     """Everything that defines a training run (stored as ``config.json``).
 
-    Head: ``head`` is a registered name (``HEAD_REGISTRY``), ``head_options`` its class
+    Head: ``head`` is a registered name (``HEAD_REGISTRY``; default ``DEFAULT_HEAD``,
+    ``embedding-learned-prior``), ``head_options`` its class
     arguments, ``n_components`` the label embedding dimension d (``None``: the name's own, 256
     for every head but ``embedding-learned-prior``'s 512; capped at L - 1).
 
@@ -42,7 +43,7 @@ class TrainConfig:
     committed results were computed).
     """
 
-    head: str = "embedding"
+    head: str = DEFAULT_HEAD
     head_options: dict[str, Any] = field(default_factory=dict)
     n_components: int | None = None
     embedding_options: dict[str, Any] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labelsphere.artifacts import write_json
+from labelsphere.heads.registry import DEFAULT_HEAD
 from labelsphere.heads.spec import parse_head_spec
 from labelsphere.train.config import TrainConfig
 from labelsphere.train.inputs import ImageOptions, PreparedInputs, TextOptions, prepare_inputs
@@ -40,7 +41,7 @@ class TrainedModel:
 def train_dataset(
     dataset: str,
     out: str | Path,
-    head: str = "embedding",
+    head: str = DEFAULT_HEAD,
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
     images: ImageOptions | None = None,
