@@ -29,7 +29,7 @@ def test_readme_python_quickstart_runs(tmp_path, data_dir, monkeypatch, capsys):
     assert float(out[0]) == pytest.approx(0.838, abs=0.01)  # the oracle MAP@100 quoted there
     assert "TAG_perl" in out[1]
     assert (tmp_path / "runs" / "delicious-embedding" / "embedding.json").is_file()
-    assert (tmp_path / "runs" / "bibtex-embedding" / "model" / "model.json").is_file()
+    assert (tmp_path / "runs" / "bibtex" / "model" / "model.json").is_file()
     assert namespace["result"].best["MAP@100"] > 0.4
 
 

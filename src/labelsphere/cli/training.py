@@ -52,9 +52,7 @@ def train(
     dataset: Annotated[str, typer.Argument(help="A shared dataset name with a train/test split.")],
     head: Annotated[
         str,
-        typer.Option(
-            help=f"Head spec: one of {', '.join(HEAD_REGISTRY)}, or name[key=value,...]."
-        ),
+        typer.Option(help=f"Head spec: one of {', '.join(HEAD_REGISTRY)}, or name[key=value,...]."),
     ] = DEFAULT_HEAD,
     out: Annotated[
         Path, typer.Option(help="Run directory (config, metrics.jsonl, checkpoints, model/).")
