@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from safetensors.torch import load_file
 
 from labelsphere.artifacts import save_tensors, write_json
+from labelsphere.heads.linear import log_label_share, log_prior_odds
 from labelsphere.heads.registry import head_entry
 from labelsphere.labels import LabelVocabulary, check_multihot
 from labelsphere.train.model_dir import LABEL_COUNTS, read_model_json, update_checksums
@@ -89,14 +90,6 @@ def centroid_keys(K: np.ndarray, Y_old: sp.csr_matrix, Y_new: sp.csr_matrix) -> 
     return np.divide(C, norms, out=np.zeros_like(C), where=norms > 0)
 
 
-def _log_prior(counts: np.ndarray, n: int, total: float, loss: str) -> np.ndarray:
-    # The same priors the heads' prior_bias starts from (heads/linear.py), on the fold-in data.
-    if loss == "bce":
-        p = np.clip(counts / max(n, 1), 1 / (n + 1), n / (n + 1))
-        return np.log(p / (1 - p))
-    return np.log(np.maximum(counts, 0.5) / total)
-
-
 def fold_in(
     model_dir: str | Path,
     Y_old: sp.csr_matrix,
@@ -125,9 +118,16 @@ def fold_in(
     vocab = LabelVocabulary.load(model_dir / "vocabulary.json")
     Y_old = check_multihot(Y_old, n_labels=len(vocab), name="Y_old")
     Y_new = check_multihot(Y_new, n_labels=len(new_names), name="Y_new")
+    if Y_old.shape[0] != Y_new.shape[0]:
+        raise ValueError(
+            f"Y_old has {Y_old.shape[0]} rows and Y_new {Y_new.shape[0]}: they must label the "
+            "same samples"
+        )
     clash = sorted(set(new_names) & set(vocab.names))
     if clash:
         raise ValueError(f"labels already in the model: {clash[:5]}")
+    if out.exists():
+        raise FileExistsError(f"{out} exists; choose a new directory for the extended model")
     head = Predictor.load(model_dir).model.head
     if not isinstance(head, EmbeddingHead):
         raise ValueError(
@@ -171,18 +171,19 @@ def fold_in(
         [weights["head.embeddings"], torch.from_numpy(E_new).to(dtype)]
     )
     if "head.bias" in weights:
-        n = Y_old.shape[0]
-        c_old = np.asarray(Y_old.sum(axis=0)).ravel().astype(np.float64)
-        c_new = np.asarray(Y_new.sum(axis=0)).ravel().astype(np.float64)
-        total = c_old.sum()
+        # The priors the heads' prior_bias starts from, on the fold-in data; under the softmax
+        # loss every label's share is of one total, so old and new priors are comparable.
+        counts = np.concatenate([np.asarray(Y.sum(axis=0)).ravel() for Y in (Y_old, Y_new)])
+        if head.loss_kind == "bce":
+            prior = log_prior_odds(counts.astype(np.float64), Y_old.shape[0])
+        else:
+            prior = log_label_share(counts.astype(np.float64))
+        L_old = Y_old.shape[1]
         b_old = weights["head.bias"].double().numpy()
-        shift = np.median(b_old - _log_prior(c_old, n, total, head.loss_kind))
-        b_new = _log_prior(c_new, n, total, head.loss_kind) + shift
+        b_new = prior[L_old:] + np.median(b_old - prior[:L_old])
         weights["head.bias"] = torch.cat(
             [weights["head.bias"], torch.from_numpy(b_new).to(weights["head.bias"].dtype)]
         )
-    if out.exists():
-        raise FileExistsError(f"{out} exists; choose a new directory for the extended model")
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model_dir, tmp)
