@@ -67,6 +67,43 @@ def test_resume_rejects_a_different_config(tmp_path, bibtex):
         train(_config(epochs=1, lr=0.1), tr, va, tmp_path / "r", resume=True, progress=False)
 
 
+def test_more_epochs_continue_a_finished_run_exactly(tmp_path, bibtex):
+    """A finished constant-rate run resumed with more epochs equals a run trained that long."""
+    from labelsphere.heads import DEFAULT_HEAD
+
+    tr, va = bibtex
+    cfg4 = _config(head=DEFAULT_HEAD, epochs=4)
+    full = train(cfg4, tr, va, tmp_path / "full", progress=False)
+    short = train(_config(head=DEFAULT_HEAD, epochs=2), tr, va, tmp_path / "r", progress=False)
+    assert short.steps == 2 * 32 and (tmp_path / "r" / "result.json").is_file()
+    longer = train(cfg4, tr, va, tmp_path / "r", resume=True, progress=False)
+    assert longer.steps == full.steps == 4 * 32
+    keys = ("step", "MAP@100", "P@1", "loss")
+    got = np.array([[h[k] for k in keys] for h in longer.history])
+    want = np.array([[h[k] for k in keys] for h in full.history])
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["epochs"] == 4
+    assert json.loads((tmp_path / "r" / "result.json").read_text())["steps"] == 4 * 32
+
+
+def test_more_epochs_refused_where_the_total_matters(tmp_path, bibtex):
+    tr, va = bibtex
+    # A cosine schedule depends on the total: its first epochs differ in a longer run.
+    train(_config(epochs=1, schedule="cosine"), tr, va, tmp_path / "cos", progress=False)
+    with pytest.raises(ValueError, match="only more epochs at a constant rate"):
+        train(_config(epochs=2, schedule="cosine"), tr, va, tmp_path / "cos", resume=True)
+    assert json.loads((tmp_path / "cos" / "config.json").read_text())["epochs"] == 1
+    # An evaluation at the end of 32 steps that a 64-step run with eval_every=24 never makes.
+    train(_config(epochs=1, eval_every=24), tr, va, tmp_path / "ev", progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ev").iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match="not a multiple of eval_every"):
+        train(
+            _config(epochs=2, eval_every=24), tr, va, tmp_path / "ev", resume=True, progress=False
+        )
+    # Refused before anything changed: the finished run is still whole.
+    assert {p.name: p.read_bytes() for p in (tmp_path / "ev").iterdir() if p.is_file()} == before
+
+
 def test_early_stopping(tmp_path, bibtex):
     tr, va = bibtex
     # A learning rate this high stops improving quickly; patience 1 must stop before the budget.

@@ -96,6 +96,32 @@ class TrainConfig:
         if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
             raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
 
+    def extends(self, earlier: TrainConfig) -> bool:
+        """Whether a finished run of ``earlier`` is the start of a run of this config.
+
+        True when the two differ only in ``epochs``, this one has more, and nothing depends
+        on the total: a constant rate without warmup, no ``max_steps`` and no early stop.
+        Then the first ``earlier.epochs`` epochs of this run are ``earlier``'s run (the batches
+        of each epoch are seeded by ``(seed, epoch)``), so ``train(resume=True)`` continues
+        that run from its last checkpoint instead of starting again.
+
+        Examples:
+            >>> TrainConfig(epochs=10).extends(TrainConfig(epochs=3))
+            True
+            >>> TrainConfig(epochs=10, schedule="cosine").extends(
+            ...     TrainConfig(epochs=3, schedule="cosine")
+            ... )
+            False
+        """
+        return (
+            self.epochs > earlier.epochs
+            and dataclasses.replace(earlier, epochs=self.epochs) == self
+            and self.schedule == "constant"
+            and self.warmup == 0
+            and self.max_steps is None
+            and self.patience is None
+        )
+
     def use_sparse_targets(self, n_labels: int) -> bool:
         if self.sparse_targets is None:
             return n_labels > SPARSE_TARGETS_ABOVE

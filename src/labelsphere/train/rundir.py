@@ -86,13 +86,31 @@ class RunDir:
         return TrainConfig.from_json(read_json(self.config_path), source=str(self.config_path))
 
     def write_config(self, config: TrainConfig, resume: bool = False) -> None:
-        """Write ``config``; with ``resume``, first check it is the interrupted run's."""
+        """Write ``config``; with ``resume``, first check it is the interrupted run's.
+
+        A finished run that ``config`` extends (``TrainConfig.extends``: only more epochs, at
+        a constant rate) is reopened: its ``result.json`` and ``test_metrics.json`` go first,
+        so an interrupted extension is never taken for a finished run.
+        """
         if resume:
             saved = self.read_config()
             if saved is not None and saved != config:
-                raise ValueError(
-                    f"{self.config_path}: --resume with a different config than the interrupted run"
-                )
+                if not config.extends(saved):
+                    raise ValueError(
+                        f"{self.config_path}: --resume with a different config than the "
+                        "interrupted run (only more epochs at a constant rate can continue it)"
+                    )
+                history = self.read_history()
+                ended = history[-1]["step"] if history else 0
+                if config.eval_every and ended % config.eval_every:
+                    # The shorter run evaluated at its end, which a longer one never does.
+                    raise ValueError(
+                        f"{self.path}: the run ended at step {ended}, not a multiple of "
+                        f"eval_every ({config.eval_every}); more epochs would not match a run "
+                        "trained that long"
+                    )
+                self.result_path.unlink(missing_ok=True)
+                self.test_metrics_path.unlink(missing_ok=True)
         write_json(self.config_path, config.to_json())
 
     # ------------------------------------------------------------------ evaluations
