@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -162,6 +163,25 @@ def test_compare_reuses_finished_runs_through_rundir(tmp_path, bibtex_small):
         == summary["heads"]["embedding"]["runs"][1]["test"]
     )
     assert weights.stat().st_mtime_ns == stamp
+
+
+def test_a_longer_budget_continues_the_finished_runs(tmp_path, bibtex_small):
+    # --epochs 2 over a directory of 1-epoch runs trains only the second epoch, and reports
+    # what a fresh 2-epoch comparison reports.
+    tr, va, te = bibtex_small
+    kw = {"n_seeds": 1, "lrs": (1e-3,), "progress": False, "extend_grid": 0}
+    one, two = dataclasses.replace(_BASE, epochs=1), dataclasses.replace(_BASE, epochs=2)
+    compare("bibtex", tr, va, te, ["sigmoid-prior"], one, tmp_path / "a", **kw)
+    metrics = run_dir_for(tmp_path / "a", "sigmoid-prior", 1e-3, 0).metrics_path
+    first = metrics.read_text()
+    continued = compare("bibtex", tr, va, te, ["sigmoid-prior"], two, tmp_path / "a", **kw)
+    # Continued, not retrained: the first epoch's records (with their seconds) are untouched.
+    assert metrics.read_text().startswith(first) and len(metrics.read_text()) > len(first)
+    fresh = compare("bibtex", tr, va, te, ["sigmoid-prior"], two, tmp_path / "b", **kw)
+    got, want = continued["heads"]["sigmoid-prior"], fresh["heads"]["sigmoid-prior"]
+    assert got["runs"][0]["steps"] == want["runs"][0]["steps"]
+    for k, v in want["runs"][0]["test"].items():
+        assert got["runs"][0]["test"][k] == pytest.approx(v, rel=1e-5), k
 
 
 def test_no_budget_table_without_a_constant_schedule(tmp_path, bibtex_small):

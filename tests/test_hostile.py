@@ -911,6 +911,17 @@ def test_resume_with_a_different_config(bib, bib_run, tmp_path):
     assert snapshot(run) == before
 
 
+def test_resume_with_more_epochs_continues_the_finished_run(bib, bib_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(bib_run, run)
+    steps = json.loads((run / "result.json").read_text())["steps"]
+    accepted(_resume(bib, run, "--epochs", "2"))
+    assert json.loads((run / "result.json").read_text())["steps"] == 2 * steps
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 2
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
+    assert (run / "test_metrics.json").is_file()
+
+
 def test_checkpoint_files_fsync_order_and_modes(bib_run, tmp_path, monkeypatch):
     """Run files keep the umask (not mkstemp's 0600); each checkpoint file and its directory
     are fsynced before the rename; the old checkpoint goes only after latest.json moved."""

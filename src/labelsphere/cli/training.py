@@ -73,7 +73,12 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling and dropout.")] = 0,
     device: Device = "auto",
     amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
-    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue an interrupted run in --out, or a finished one to more --epochs (constant rate)."
+        ),
+    ] = False,
     val_fraction: ValFraction = 0.1,
     val_split: ValSplit = "auto",
     backbone: Backbone = "tf_efficientnet_lite0",
@@ -264,7 +269,8 @@ def compare(
 
     Writes report.md (mean ± std of test metrics, steps/seconds to reach the sigmoid head's
     best validation MAP@100, peak memory), results.json and curves_steps.png / curves_time.png.
-    Finished runs in the output directory are reused, interrupted ones resumed.
+    Finished runs in the output directory are reused, interrupted ones resumed, and runs
+    finished with fewer epochs at a constant rate continued to --epochs.
     """
     from labelsphere.compare import compare_dataset, render_report
     from labelsphere.heads import split_specs

@@ -9,7 +9,9 @@ then evaluates every run's best checkpoint (by validation MAP@100) on the test s
 ``Predictor.evaluate`` (the same metrics as ``labelsphere evaluate``), and writes into the
 output directory ``results.json``, ``report.md`` and PNG curves of validation MAP@100 and P@1
 over steps and over wall-clock seconds (mean over seeds, band = min..max). Each run lives in
-its own ``RunDir`` (``runs/<spec>/lr=<lr>/seed=<seed>``); a finished one is reused.
+its own ``RunDir`` (``runs/<spec>/lr=<lr>/seed=<seed>``); a finished one is reused, and one
+finished with fewer epochs at a constant rate is continued (``TrainConfig.extends``), so a
+longer budget in the same directory trains only the epochs it adds.
 
 With a constant learning rate the first e epochs of a run are the run with an e-epoch budget,
 so the report also shows which head is ahead at shorter budgets (``best_within_budgets``).
@@ -80,7 +82,8 @@ def compare(
             comparison is against it.
         base: the shared budget and network; each head's ``lr`` is searched over ``lrs``.
         resume: reuse finished runs found in ``out_dir`` (a run is finished when its
-            ``result.json`` says so), and resume interrupted ones.
+            ``result.json`` says so), resume interrupted ones, and continue those finished
+            with fewer epochs where ``base.extends`` their config (constant rate, no warmup).
         feature_extractor: the frozen image backbone that produced the features, if any
             (saved with every model so it can predict from image files).
         baseline: the head spec the others are measured against (added if absent), e.g.
