@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
-from labelsphere.compare import compare
+from labelsphere.compare import compare, parse_head_spec
 from labelsphere.data import train_val_test
 from labelsphere.train import TrainConfig
 
@@ -42,11 +42,12 @@ def run(
     lrs: list[float],
     out: Path,
     epochs: int,
+    baseline: str = "sigmoid",
 ) -> list[dict]:
     tr, va, te = train_val_test(dataset, data_dir)
     # Nested subsets: every smaller training set is contained in the larger ones.
     order = np.random.default_rng(0).permutation(len(tr))
-    base = TrainConfig(head="sigmoid", epochs=epochs)
+    base = TrainConfig(head=parse_head_spec(baseline).head, epochs=epochs)
     rows = []
     for frac in fractions:
         n = max(1, round(frac * len(tr)))
@@ -62,6 +63,7 @@ def run(
             n_seeds=seeds,
             lrs=lrs,
             progress=False,
+            baseline=baseline,
         )
         # The runs' own training time, also for runs reused from an earlier invocation.
         row: dict = {"fraction": frac, "n_train": n, "run_seconds": summary["run_seconds"]}
@@ -96,7 +98,9 @@ def markdown(rows: list[dict], heads: list[str], baseline: str = "sigmoid") -> s
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], heads: list[str], dataset: str, path: Path) -> None:
+def plot(
+    rows: list[dict], heads: list[str], dataset: str, path: Path, baseline: str = "sigmoid"
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,11 +110,9 @@ def plot(rows: list[dict], heads: list[str], dataset: str, path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     for h in heads:
         ax1.plot(n, [_mean(r[h]["test_MAP@100"]) for r in rows], marker="o", label=h)
-        if h != "sigmoid":
-            ratio = [
-                _mean(r[h]["test_MAP@100"]) / _mean(r["sigmoid"]["test_MAP@100"]) for r in rows
-            ]
-            ax2.plot(n, ratio, marker="o", label=f"{h} / sigmoid")
+        if h != baseline:
+            ratio = [_mean(r[h]["test_MAP@100"]) / _mean(r[baseline]["test_MAP@100"]) for r in rows]
+            ax2.plot(n, ratio, marker="o", label=f"{h} / {baseline}")
     ax2.axhline(1.0, color="grey", lw=0.8)
     for ax in (ax1, ax2):
         ax.set_xscale("log")
@@ -136,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--fractions", nargs="+", type=float, default=[0.1, 0.25, 0.5, 1.0])
     parser.add_argument("--heads", nargs="+", default=["embedding", "sigmoid"])
+    parser.add_argument("--baseline", default="sigmoid", help="the head the others are divided by")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--lrs", nargs="+", type=float, default=[3e-4, 1e-3, 3e-3])
     parser.add_argument("--epochs", type=int, default=30)
@@ -145,8 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if any(not 0 < f <= 1 for f in args.fractions):
         parser.error(f"--fractions must lie in (0, 1], got {args.fractions}")
-    if "sigmoid" not in args.heads:
-        args.heads.append("sigmoid")  # compare always runs the baseline; so does this table
+    if args.baseline not in args.heads:
+        args.heads.append(args.baseline)  # compare always runs the baseline; so does this table
     if args.threads:
         torch.set_num_threads(args.threads)
     out = args.out or Path("runs") / f"data-scaling-{args.dataset}"
@@ -161,8 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         args.lrs,
         out,
         args.epochs,
+        args.baseline,
     )
-    table = markdown(rows, args.heads)
+    table = markdown(rows, args.heads, args.baseline)
     print(table)
     js.parent.mkdir(parents=True, exist_ok=True)
     write_json(
@@ -181,11 +185,12 @@ def main(argv: list[str] | None = None) -> None:
             "wall_seconds": time.time() - t0,
             "run_seconds": sum(r["run_seconds"] for r in rows),
             "heads": args.heads,
+            "baseline": args.baseline,
             "rows": rows,
         },
     )
     atomic_write_text(js.with_suffix(".md"), table + "\n")
-    plot(rows, args.heads, args.dataset, js.with_suffix(".png"))
+    plot(rows, args.heads, args.dataset, js.with_suffix(".png"), args.baseline)
     print(f"\nwrote {js}, {js.with_suffix('.md')} and {js.with_suffix('.png')}")
 
 

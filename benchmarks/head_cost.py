@@ -14,12 +14,16 @@ Contenders:
 * ``embedding (dense)``: the same head the way it ran before (dense (B, L) targets, the full
   (B, L) softmax), where it fits;
 * ``embedding-paper``: the paper's cosine-proximity head (targets from sparse rows);
+* ``embedding-learned-prior``: the default head since session 8: its (L, 512) label table is
+  learned (float32, with a per-label bias), so it carries weights, gradient and two AdamW
+  moments per label like a full output layer from 512 units;
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
   their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
   instead of running.
 
     python benchmarks/head_cost.py                       # 17k, 100k, 1M, 3M labels
     python benchmarks/head_cost.py --labels 17000 --quick
+    python benchmarks/head_cost.py --heads embedding-learned-prior --merge   # add rows to the JSON
 
 Prints a markdown table and writes docs/benchmarks/head_cost.json and a PNG beside it.
 """
@@ -37,12 +41,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 IN, BATCH, D = 1280, 256, 256
+D_LEARNED = 512  # embedding-learned-prior's d
 MACHINE_GB = 24.0
 CONTENDERS = (
     "embedding",
     "embedding[fp32]",
     "embedding (dense)",
     "embedding-paper",
+    "embedding-learned-prior",
     "sigmoid",
     "softmax",
 )
@@ -54,6 +60,8 @@ def _estimate_gb(name: str, L: int) -> float:
         return (4 * L * IN * 4 + 3 * BATCH * L * 4) / 2**30
     if name == "embedding (dense)":
         return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
+    if name == "embedding-learned-prior":
+        return 4 * L * (D_LEARNED + 1) * 4 / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
 
 
@@ -69,7 +77,15 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if name.startswith("embedding"):
+    if name == "embedding-learned-prior":
+        from labelsphere.heads.registry import HEAD_REGISTRY
+
+        E = torch.randn(L, D_LEARNED)
+        head = EmbeddingHead(IN, E, **HEAD_REGISTRY[name].defaults)
+        counts = np.maximum(rng.zipf(1.3, L), 1)
+        head.initialize(counts, int(counts.sum()))
+        del E
+    elif name.startswith("embedding"):
         dtype = torch.float32 if name in ("embedding[fp32]", "embedding (dense)") else torch.float16
         E = torch.randn(L, D, dtype=dtype)
         opts = {"loss": "cosine", "similarity": "dot"} if name == "embedding-paper" else {}
@@ -143,16 +159,24 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 steps")
+    parser.add_argument("--heads", default=",".join(CONTENDERS), help="comma-separated contenders")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the JSON's other rows, replace these"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_cost.json")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.steps, args.threads)))
         return
     steps = 2 if args.quick else args.steps
+    heads = args.heads.split(",")
+    unknown = sorted(set(heads) - set(CONTENDERS))
+    if unknown:
+        parser.error(f"--heads: unknown {unknown}; the contenders are {list(CONTENDERS)}")
     rows = []
     print("| labels | head | step (s) | peak RSS (GB) |\n|---|---|---|---|", flush=True)
     for L in (int(x) for x in args.labels.split(",")):
-        for name in CONTENDERS:
+        for name in heads:
             r = run(name, L, steps, args.threads)
             rows.append(r)
             if "step_s" in r:
@@ -160,12 +184,21 @@ def main() -> None:
             else:
                 cells = f"— | {r['skipped']}"
             print(f"| {L:,} | {name} | {cells} |", flush=True)
-    from labelsphere.artifacts import atomic_write, write_json
+    from labelsphere.artifacts import atomic_write, read_json, write_json
 
+    command = "python benchmarks/head_cost.py " + " ".join(sys.argv[1:])
+    commands = [command]
+    if args.merge and args.out.is_file():
+        old = read_json(args.out)
+        done = {(r["head"], r["labels"]) for r in rows}
+        rows = [r for r in old["rows"] if (r["head"], r["labels"]) not in done] + rows
+        rows.sort(key=lambda r: (r["labels"], CONTENDERS.index(r["head"])))
+        commands = [*old.get("commands", [old["command"]]), command]
     write_json(
         args.out,
         {
-            "command": "python benchmarks/head_cost.py " + " ".join(sys.argv[1:]),
+            "command": commands[0],
+            "commands": commands,
             "threads": args.threads,
             "batch": BATCH,
             "in_features": IN,

@@ -147,10 +147,12 @@ def markdown(comparisons: list[dict[str, Any]]) -> str:
 
 
 def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[str, Any]]:
+    """The ratio points of ``head`` (names separated by ";" are one head under two specs)."""
+    names = head.split(";")
     pts = []
     seen = set()
     for c in comparisons:
-        row = next((r for r in c["rows"] if r["head"] == head), None)
+        row = next((r for n in names for r in c["rows"] if r["head"] == n), None)
         key = (c["dataset"], c["backbone"], c["n_train"])
         # a second comparison on the same data (more heads, fewer seeds) is not a new point
         if row is None or row["ratio"] is None or key in seen:
@@ -175,10 +177,12 @@ def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[st
         d = json.loads(f.read_text())
         if "rows" not in d:
             continue
+        base = d.get("baseline", "sigmoid")
         for row in d["rows"]:
-            if head not in row or "sigmoid" not in row:
+            name = next((n for n in names if n in row), None)
+            if name is None or base not in row:
                 continue
-            e, s = _mean(row[head]["test_MAP@100"]), _mean(row["sigmoid"]["test_MAP@100"])
+            e, s = _mean(row[name]["test_MAP@100"]), _mean(row[base]["test_MAP@100"])
             pts.append(
                 {
                     "source": f"{d['dataset']} subsets",
@@ -187,7 +191,7 @@ def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[st
                     "ratio_1_epoch": None,
                     "ratio_3_epochs": None,
                     "ratio_5_epochs": None,
-                    "baseline": "sigmoid",
+                    "baseline": base,
                 }
             )
     return pts
@@ -226,6 +230,7 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("training samples")
     ax.set_ylabel("test MAP@100 / baseline's")
+    head = head.split(";")[0]
     # a long head spec would push the title and the axis label off the figure
     ax.set_title(
         f"Does {head}\ngain with more data?"
@@ -241,7 +246,11 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="compare output directories")
-    ap.add_argument("--head", default="embedding", help="the head whose ratio is plotted")
+    ap.add_argument(
+        "--head",
+        default="embedding",
+        help="the head whose ratio is plotted (';'-separated names: one head, several specs)",
+    )
     ap.add_argument("--md", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
