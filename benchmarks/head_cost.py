@@ -16,7 +16,10 @@ Contenders:
 * ``embedding-paper``: the paper's cosine-proximity head (targets from sparse rows);
 * ``embedding-learned-prior``: the default head since session 8: its (L, 512) label table is
   learned (float32, with a per-label bias), so it carries weights, gradient and two AdamW
-  moments per label like a full output layer from 512 units;
+  moments per label like a full output layer from 512 units. Its keys are unit-normalised chunk
+  by chunk, the gradient through that normalisation too; ``embedding-learned-prior
+  (normalised copy)`` is the way it ran before session 9: the loss over a full normalised
+  (L, 512) copy of the table, whose gradient autograd also holds;
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
   their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
   instead of running.
@@ -49,6 +52,7 @@ CONTENDERS = (
     "embedding (dense)",
     "embedding-paper",
     "embedding-learned-prior",
+    "embedding-learned-prior (normalised copy)",
     "sigmoid",
     "softmax",
 )
@@ -60,8 +64,9 @@ def _estimate_gb(name: str, L: int) -> float:
         return (4 * L * IN * 4 + 3 * BATCH * L * 4) / 2**30
     if name == "embedding (dense)":
         return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
-    if name == "embedding-learned-prior":
-        return 4 * L * (D_LEARNED + 1) * 4 / 2**30
+    if name.startswith("embedding-learned-prior"):
+        copies = 6 if name.endswith("(normalised copy)") else 4
+        return copies * L * (D_LEARNED + 1) * 4 / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
 
 
@@ -72,16 +77,17 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
     import torch
 
     from labelsphere.heads import EmbeddingHead, SigmoidHead, SoftmaxHead
+    from labelsphere.heads.losses import chunked_softmax_loss
     from labelsphere.heads.targets import csr_batch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if name == "embedding-learned-prior":
+    if name.startswith("embedding-learned-prior"):
         from labelsphere.heads.registry import HEAD_REGISTRY
 
         E = torch.randn(L, D_LEARNED)
-        head = EmbeddingHead(IN, E, **HEAD_REGISTRY[name].defaults)
+        head = EmbeddingHead(IN, E, **HEAD_REGISTRY["embedding-learned-prior"].defaults)
         counts = np.maximum(rng.zipf(1.3, L), 1)
         head.initialize(counts, int(counts.sum()))
         del E
@@ -127,7 +133,12 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
             if name == "embedding (dense)"
             else csr_batch(Y)
         )
-        loss = head.loss(head(x), y)
+        if name.endswith("(normalised copy)"):
+            z = torch.nn.functional.normalize(head(x), dim=1, eps=1e-12)
+            scale = head.log_scale.exp()
+            loss = chunked_softmax_loss(z, head._keys(), scale, head.bias, y, 65536)
+        else:
+            loss = head.loss(head(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -43,11 +43,19 @@ def test_every_head_takes_sparse_targets(name, labels):
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"bias": True}, {"learn_embeddings": True}, {"normalize": False}]
+    "options",
+    [
+        {},
+        {"bias": True},
+        {"learn_embeddings": True},
+        {"normalize": False},
+        {"learn_embeddings": True, "bias": True, "prior_bias": True},  # the default head
+    ],
 )
 def test_chunked_softmax_equals_the_full_softmax(options, labels):
     torch.manual_seed(0)
-    E = torch.randn(L, 6)
+    E = torch.randn(L, 6) * torch.rand(L, 1) * 3  # rows of many norms
+    E[5] = 0.0  # a zero key: F.normalize divides by eps there, and so must its gradient
     full = EmbeddingHead(F, E, **options)
     chunked = EmbeddingHead(F, E, label_chunk=7, **options)  # 40 labels in chunks of 7
     chunked.load_state_dict(full.state_dict())

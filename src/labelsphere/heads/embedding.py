@@ -231,8 +231,9 @@ class EmbeddingHead(MultiLabelHead):
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets)
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
-        # Fixed cosine keys are normalised chunk by chunk: no (L, d) float32 copy at scale.
-        on_the_fly = self.similarity == "cosine" and not self.learn_embeddings
+        # Cosine keys are normalised chunk by chunk: no (L, d) float32 copy (and, for learned
+        # keys, none of its gradient) at scale.
+        on_the_fly = self.similarity == "cosine"
         keys = self.embeddings if on_the_fly else self._keys()
         return chunked_softmax_loss(
             z, keys, self.log_scale.exp(), self.bias, targets, self.label_chunk, on_the_fly

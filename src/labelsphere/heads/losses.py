@@ -128,8 +128,6 @@ class ChunkedLogSumExp(torch.autograd.Function):
         z, keys, scale, bias, lse = ctx.saved_tensors
         chunk, normalize_keys = ctx.chunk, ctx.normalize_keys
         need_z, need_keys, need_scale, need_bias = ctx.needs_input_grad[:4]
-        if need_keys and normalize_keys:
-            raise RuntimeError("normalize_keys is for fixed keys; normalise learned keys upstream")
         g_z = torch.zeros_like(z) if need_z else None
         g_keys = torch.zeros_like(keys) if need_keys else None
         g_scale = torch.zeros((), device=z.device) if need_scale else None
@@ -144,12 +142,26 @@ class ChunkedLogSumExp(torch.autograd.Function):
             if g_z is not None:
                 g_z += scale * (p @ kc)
             if g_keys is not None:
-                g_keys[a : a + chunk] = scale * (p.T @ z)
+                g = scale * (p.T @ z)  # d loss / d (the chunk's keys as scored)
+                if normalize_keys:
+                    g = _normalize_backward(keys[a : a + chunk].float(), kc, g)
+                g_keys[a : a + chunk] = g
             if g_scale is not None:
                 g_scale += (p * dots).sum()
             if g_bias is not None:
                 g_bias[a : a + chunk] = p.sum(dim=0)
         return g_z, g_keys, g_scale, g_bias, None, None
+
+
+def _normalize_backward(raw: Tensor, unit: Tensor, grad: Tensor, eps: float = 1e-12) -> Tensor:
+    """The gradient through ``unit = F.normalize(raw, dim=1, eps=eps)`` for ``grad`` on ``unit``.
+
+    ``(grad - unit (unit . grad)) / |raw|`` per row, and ``grad / eps`` where ``|raw| < eps``
+    (there F.normalize divides by the constant eps). Shape: (n, d) each -> (n, d).
+    """
+    norm = raw.norm(dim=1, keepdim=True)
+    projected = (grad - unit * (unit * grad).sum(dim=1, keepdim=True)) / norm.clamp_min(eps)
+    return torch.where(norm > eps, projected, grad / eps)
 
 
 def _chunk(keys: Tensor, start: int, size: int, normalize: bool) -> Tensor:
@@ -171,8 +183,9 @@ def chunked_softmax_loss(
 
     Equal to it up to float rounding, without the (B, L) logits: the log-partition comes from
     :class:`ChunkedLogSumExp` and the positives' logits are gathered (nnz x d). With
-    ``normalize_keys`` (fixed keys only) each chunk is unit-normalised on the fly, so cosine
-    scores need no normalised copy of a large (L, d) embedding, which may be stored in fp16.
+    ``normalize_keys`` each chunk is unit-normalised on the fly, so cosine scores need no
+    normalised copy of a large (L, d) embedding (a fixed one may be stored in fp16); learned
+    keys get their gradient through the normalisation chunk by chunk as well.
 
     Shape: z (B, d), keys (L, d), targets (B, L) dense or sparse CSR -> scalar.
     """
