@@ -243,6 +243,55 @@ def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     fig.savefig(png, dpi=120)
 
 
+def plot_by_budget(points: list[dict[str, Any]], head: str, png: Path) -> None:
+    """One marker per source, one colour per budget: the ratio against training-set size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    head = head.split(";")[0]
+    budgets = (
+        ("ratio", "C0", "largest budget run (30 epochs on the feature sets)"),
+        ("ratio_3_epochs", "C2", "3 epochs"),
+        ("ratio_1_epoch", "C1", "1 epoch"),
+    )
+    markers = "osD^v<>pXh*"
+    sources = sorted({p["source"] for p in points})
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    for source, marker in zip(sources, markers, strict=False):
+        ps = sorted((p for p in points if p["source"] == source), key=lambda p: p["n_train"])
+        for key, colour, _ in budgets:
+            at = [p for p in ps if p.get(key) is not None]
+            if at:
+                ax.plot(
+                    [p["n_train"] for p in at],
+                    [p[key] for p in at],
+                    marker=marker,
+                    color=colour,
+                    ls="-" if len(at) > 1 else "",
+                    lw=1,
+                    ms=7,
+                    alpha=0.85,
+                )
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.axhline(1.07, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("training samples")
+    ax.set_ylabel("test MAP@100 / baseline's")
+    ax.set_title(f"{head} against the prior-bias sigmoid head, by training-set size")
+    handles = [Line2D([], [], color=c, lw=2, label=what) for _, c, what in budgets]
+    handles += [
+        Line2D([], [], color="grey", marker=m, ls="", label=s)
+        for s, m in zip(sources, markers, strict=False)
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="compare output directories")
@@ -254,6 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", type=Path)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
+    ap.add_argument(
+        "--by-budget",
+        action="store_true",
+        help="the plot's colours are budgets and its markers sources (fewer legend entries)",
+    )
     a = ap.parse_args(argv)
     missing = [d for d in a.dirs if not (d / "results.json").is_file()]
     if missing:
@@ -272,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             a.json, {"command": " ".join(sys.argv), "comparisons": comparisons, "scaling": points}
         )
     if a.png:
-        plot(points, a.head, a.png)
+        (plot_by_budget if a.by_budget else plot)(points, a.head, a.png)
     return 0
 
 
