@@ -163,6 +163,34 @@ def run(name: str, L: int, steps: int, threads: int) -> dict:
     return {"head": name, "labels": L, **json.loads(done.stdout.strip().splitlines()[-1])}
 
 
+def plot(rows: list[dict], out: Path) -> None:
+    """Step time and peak RSS against the number of labels, per contender (log-log)."""
+    import matplotlib
+
+    from labelsphere.artifacts import atomic_write
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name in CONTENDERS:
+        pts = [r for r in rows if r["head"] == name and "step_s" in r]
+        if pts:
+            Ls = [r["labels"] for r in pts]
+            axes[0].plot(Ls, [r["step_s"] for r in pts], "o-", label=name)
+            axes[1].plot(Ls, [r["peak_rss_gb"] for r in pts], "o-", label=name)
+    for ax, title in zip(axes, ("step time (s)", "peak RSS (GB)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("labels")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[1].axhline(3.3, color="gray", ls="--", lw=1)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(out.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=110))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", nargs=2, metavar=("HEAD", "L"))
@@ -175,7 +203,13 @@ def main() -> None:
         "--merge", action="store_true", help="keep the JSON's other rows, replace these"
     )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_cost.json")
+    parser.add_argument("--replot", action="store_true", help="only redraw the PNG from --out")
     args = parser.parse_args()
+    if args.replot:
+        from labelsphere.artifacts import read_json
+
+        plot(read_json(args.out)["rows"], args.out)
+        return
     if args.worker:
         print(json.dumps(worker(args.worker[0], int(args.worker[1]), args.steps, args.threads)))
         return
@@ -195,7 +229,7 @@ def main() -> None:
             else:
                 cells = f"— | {r['skipped']}"
             print(f"| {L:,} | {name} | {cells} |", flush=True)
-    from labelsphere.artifacts import atomic_write, read_json, write_json
+    from labelsphere.artifacts import read_json, write_json
 
     command = "python benchmarks/head_cost.py " + " ".join(sys.argv[1:])
     commands = [command]
@@ -218,28 +252,7 @@ def main() -> None:
             "rows": rows,
         },
     )
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name in CONTENDERS:
-        pts = [r for r in rows if r["head"] == name and "step_s" in r]
-        if pts:
-            Ls = [r["labels"] for r in pts]
-            axes[0].plot(Ls, [r["step_s"] for r in pts], "o-", label=name)
-            axes[1].plot(Ls, [r["peak_rss_gb"] for r in pts], "o-", label=name)
-    for ax, title in zip(axes, ("step time (s)", "peak RSS (GB)"), strict=True):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("labels")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-    axes[1].axhline(3.3, color="gray", ls="--", lw=1)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    atomic_write(args.out.with_suffix(".png"), lambda p: fig.savefig(p, format="png", dpi=110))
+    plot(rows, args.out)
 
 
 if __name__ == "__main__":
