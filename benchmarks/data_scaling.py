@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if any(not 0 < f <= 1 for f in args.fractions):
         parser.error(f"--fractions must lie in (0, 1], got {args.fractions}")
+    try:
+        parse_head_spec(args.baseline)
+    except ValueError as e:
+        parser.error(f"--baseline: {e}")
     if args.baseline not in args.heads:
         args.heads.append(args.baseline)  # compare always runs the baseline; so does this table
     if args.threads:

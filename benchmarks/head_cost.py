@@ -208,6 +208,8 @@ def main() -> None:
     if args.replot:
         from labelsphere.artifacts import read_json
 
+        if not args.out.is_file():
+            parser.error(f"--replot: no {args.out} to redraw")
         plot(read_json(args.out)["rows"], args.out)
         return
     if args.worker:
