@@ -17,9 +17,12 @@ Contenders:
 * ``embedding-learned-prior``: the default head since session 8: its (L, 512) label table is
   learned (float32, with a per-label bias), so it carries weights, gradient and two AdamW
   moments per label like a full output layer from 512 units. Its keys are unit-normalised chunk
-  by chunk, the gradient through that normalisation too; ``embedding-learned-prior
-  (normalised copy)`` is the way it ran before session 9: the loss over a full normalised
-  (L, 512) copy of the table, whose gradient autograd also holds;
+  by chunk, the gradient through that normalisation too, and the positives' scores are
+  subtracted inside the chunked softmax's backward, so the table gets one (L, 512) gradient.
+  ``embedding-learned-prior (positives gathered)`` is the way it ran in session 9: the
+  positives' keys gathered in autograd, whose backward adds a second dense (L, 512) gradient;
+  ``embedding-learned-prior (normalised copy)`` the way it ran before session 9: that, and the
+  loss over a full normalised (L, 512) copy of the table, whose gradient autograd also holds;
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
   their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
   instead of running.
@@ -52,6 +55,7 @@ CONTENDERS = (
     "embedding (dense)",
     "embedding-paper",
     "embedding-learned-prior",
+    "embedding-learned-prior (positives gathered)",
     "embedding-learned-prior (normalised copy)",
     "sigmoid",
     "softmax",
@@ -65,9 +69,34 @@ def _estimate_gb(name: str, L: int) -> float:
     if name == "embedding (dense)":
         return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
     if name.startswith("embedding-learned-prior"):
-        copies = 6 if name.endswith("(normalised copy)") else 4
+        copies = {"(normalised copy)": 6, "(positives gathered)": 5}.get(name[24:], 4)
         return copies * L * (D_LEARNED + 1) * 4 / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
+
+
+def _gathered_loss(head, x, y, copy: bool):
+    """The default head's loss as before session 10: the positives' keys gathered in autograd.
+
+    ``copy``: over a full normalised copy of the keys as well (before session 9).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from labelsphere.heads.losses import ChunkedSoftmaxCrossEntropy
+    from labelsphere.heads.targets import positives, row_sums
+
+    z = F.normalize(head(x), dim=1, eps=1e-12)
+    scale, keys = head.log_scale.exp(), head._keys() if copy else head.embeddings
+    none = torch.zeros(0, dtype=torch.long)
+    lse = ChunkedSoftmaxCrossEntropy.apply(
+        z, keys, scale, head.bias, 65536, not copy, none, none, none.float()
+    )
+    rows, cols, values = positives(y)
+    n = row_sums(y)
+    kp = keys[cols] if copy else F.normalize(keys[cols], dim=1, eps=1e-12)
+    pos = scale * (z[rows] * kp).sum(dim=1) + head.bias[cols]
+    picked = torch.zeros_like(n).index_add_(0, rows, values * pos / n[rows])
+    return (lse - picked)[n > 0].mean()
 
 
 def worker(name: str, L: int, steps: int, threads: int) -> dict:
@@ -77,7 +106,6 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
     import torch
 
     from labelsphere.heads import EmbeddingHead, SigmoidHead, SoftmaxHead
-    from labelsphere.heads.losses import chunked_softmax_loss
     from labelsphere.heads.targets import csr_batch
 
     torch.set_num_threads(threads)
@@ -133,10 +161,8 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
             if name == "embedding (dense)"
             else csr_batch(Y)
         )
-        if name.endswith("(normalised copy)"):
-            z = torch.nn.functional.normalize(head(x), dim=1, eps=1e-12)
-            scale = head.log_scale.exp()
-            loss = chunked_softmax_loss(z, head._keys(), scale, head.bias, y, 65536)
+        if name.endswith(")"):
+            loss = _gathered_loss(head, x, y, copy=name.endswith("(normalised copy)"))
         else:
             loss = head.loss(head(x), y)
         opt.zero_grad(set_to_none=True)

@@ -52,7 +52,8 @@ def test_every_head_takes_sparse_targets(name, labels):
         {"learn_embeddings": True, "bias": True, "prior_bias": True},  # the default head
     ],
 )
-def test_chunked_softmax_equals_the_full_softmax(options, labels):
+@pytest.mark.parametrize("layout", ["dense", "csr", "mixed csr"])
+def test_chunked_softmax_equals_the_full_softmax(options, layout, labels):
     torch.manual_seed(0)
     E = torch.randn(L, 6) * torch.rand(L, 1) * 3  # rows of many norms
     E[5] = 0.0  # a zero key: F.normalize divides by eps there, and so must its gradient
@@ -64,9 +65,11 @@ def test_chunked_softmax_equals_the_full_softmax(options, labels):
             full.bias.uniform_(-1, 1)
             chunked.bias.copy_(full.bias)
     x = torch.randn(B, F)
-    Y = torch.from_numpy(labels.toarray()).float()
-    want, want_g = _loss_and_grads(full, x, Y)
-    got, got_g = _loss_and_grads(chunked, x, Y)
+    Y = csr_batch(labels)
+    if layout == "mixed csr":  # fractional positives, as mixup makes them
+        Y = mix(Y, 0.3, torch.randperm(B, generator=torch.Generator().manual_seed(1)))
+    want, want_g = _loss_and_grads(full, x, dense(Y))
+    got, got_g = _loss_and_grads(chunked, x, dense(Y) if layout == "dense" else Y)
     assert got == pytest.approx(want, rel=1e-5)
     for g, w in zip(got_g, want_g, strict=True):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from labelsphere.heads.targets import dense, is_sparse, positives, row_sums
 
 __all__ = [
-    "ChunkedLogSumExp",
+    "ChunkedSoftmaxCrossEntropy",
     "CosineProximityLoss",
     "bce_with_logits",
     "chunked_softmax_loss",
@@ -89,13 +89,18 @@ def bce_with_logits(logits: Tensor, targets: Tensor) -> Tensor:
     return (F.softplus(logits).sum() - (values * logits[rows, cols]).sum()) / logits.numel()
 
 
-class ChunkedLogSumExp(torch.autograd.Function):
-    """``logsumexp_l(scale * z . k_l + b_l)`` per row over L keys, in chunks of labels.
+class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
+    """Per row, ``logsumexp_l(s_l) - sum_j c_j s_j`` over the positives j, in chunks of labels.
 
-    The (B, L) logits are never held: the forward keeps a running max and sum per row; the
-    backward recomputes each chunk's softmax, so memory is O(B x chunk) whatever L is.
+    ``s_l = scale * z . k_l + b_l``. The (B, L) scores are never held: the forward keeps a
+    running max and sum per row; the backward recomputes each chunk's softmax and subtracts
+    the positives' coefficients from it in place, so the keys get one (L, d) gradient, built
+    chunk by chunk, and memory beyond it is O(B x chunk) whatever L is. (Gathering the
+    positives' keys in autograd instead would add a second dense (L, d) gradient for them,
+    2 GB at a million labels and d = 512.) With no positives it is the log-partition alone.
 
-    Shape: z (B, d), keys (L, d), scale () tensor, bias (L,) or None -> (B,).
+    Shape: z (B, d), keys (L, d), scale () tensor, bias (L,) or None, rows and cols (nnz,)
+    int64 indices of the positives, coef (nnz,) their weights -> (B,).
     """
 
     @staticmethod
@@ -106,7 +111,10 @@ class ChunkedLogSumExp(torch.autograd.Function):
         scale: Tensor,
         bias: Tensor | None,
         chunk: int,
-        normalize_keys: bool = False,
+        normalize_keys: bool,
+        rows: Tensor,
+        cols: Tensor,
+        coef: Tensor,
     ):
         B, L = z.shape[0], keys.shape[0]
         m = torch.full((B,), -torch.inf, device=z.device)
@@ -119,19 +127,27 @@ class ChunkedLogSumExp(torch.autograd.Function):
             s = s * torch.exp(m - new_m) + torch.exp(lg - new_m[:, None]).sum(dim=1)
             m = new_m
         lse = m + torch.log(s)
+        kp = keys[cols].float()  # (nnz, d): the positives' keys, no gradient kept here
+        if normalize_keys:
+            kp = F.normalize(kp, dim=1, eps=1e-12)
+        pos = scale * (z[rows] * kp).sum(dim=1)
+        if bias is not None:
+            pos = pos + bias[cols]
+        picked = torch.zeros_like(lse).index_add_(0, rows, coef * pos)
         ctx.chunk, ctx.normalize_keys = chunk, normalize_keys
-        ctx.save_for_backward(z, keys, scale, bias, lse)
-        return lse
+        ctx.save_for_backward(z, keys, scale, bias, lse, rows, cols, coef)
+        return lse - picked
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        z, keys, scale, bias, lse = ctx.saved_tensors
+        z, keys, scale, bias, lse, rows, cols, coef = ctx.saved_tensors
         chunk, normalize_keys = ctx.chunk, ctx.normalize_keys
         need_z, need_keys, need_scale, need_bias = ctx.needs_input_grad[:4]
         g_z = torch.zeros_like(z) if need_z else None
         g_keys = torch.zeros_like(keys) if need_keys else None
         g_scale = torch.zeros((), device=z.device) if need_scale else None
         g_bias = torch.zeros_like(bias) if need_bias and bias is not None else None
+        g_pos = grad[rows] * coef  # d loss / d (a positive's score), negated
         for a in range(0, keys.shape[0], chunk):
             kc = _chunk(keys, a, chunk, normalize_keys)
             dots = z @ kc.T
@@ -139,6 +155,8 @@ class ChunkedLogSumExp(torch.autograd.Function):
             if bias is not None:
                 lg = lg + bias[a : a + chunk]
             p = torch.exp(lg - lse[:, None]) * grad[:, None]  # d loss / d logits of the chunk
+            inside = (cols >= a) & (cols < a + kc.shape[0])
+            p.index_put_((rows[inside], cols[inside] - a), -g_pos[inside], accumulate=True)
             if g_z is not None:
                 g_z += scale * (p @ kc)
             if g_keys is not None:
@@ -150,7 +168,7 @@ class ChunkedLogSumExp(torch.autograd.Function):
                 g_scale += (p * dots).sum()
             if g_bias is not None:
                 g_bias[a : a + chunk] = p.sum(dim=0)
-        return g_z, g_keys, g_scale, g_bias, None, None
+        return g_z, g_keys, g_scale, g_bias, None, None, None, None, None
 
 
 def _normalize_backward(raw: Tensor, unit: Tensor, grad: Tensor, eps: float = 1e-12) -> Tensor:
@@ -181,8 +199,8 @@ def chunked_softmax_loss(
 ) -> Tensor:
     """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
 
-    Equal to it up to float rounding, without the (B, L) logits: the log-partition comes from
-    :class:`ChunkedLogSumExp` and the positives' logits are gathered (nnz x d). With
+    Equal to it up to float rounding, without the (B, L) logits and with one (L, d) gradient
+    for the keys (:class:`ChunkedSoftmaxCrossEntropy`). With
     ``normalize_keys`` each chunk is unit-normalised on the fly, so cosine scores need no
     normalised copy of a large (L, d) embedding (a fixed one may be stored in fp16); learned
     keys get their gradient through the normalisation chunk by chunk as well.
@@ -194,13 +212,9 @@ def chunked_softmax_loss(
     valid = n > 0
     if not bool(valid.any()):
         return z.sum() * 0.0
-    lse = ChunkedLogSumExp.apply(z, keys, scale, bias, chunk, normalize_keys)
     rows, cols, values = positives(targets)
-    kp = keys[cols].float()
-    if normalize_keys:
-        kp = F.normalize(kp, dim=1, eps=1e-12)
-    pos = scale * (z[rows] * kp).sum(dim=1)
-    if bias is not None:
-        pos = pos + bias[cols]
-    picked = torch.zeros_like(n).index_add_(0, rows, values * pos / n[rows])
-    return (lse - picked)[valid].mean()
+    coef = (values / n[rows]).float()
+    per_row = ChunkedSoftmaxCrossEntropy.apply(
+        z, keys, scale, bias, chunk, normalize_keys, rows, cols, coef
+    )
+    return per_row[valid].mean()
