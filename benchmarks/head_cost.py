@@ -5,7 +5,8 @@ batch 256, AdamW, the head's loss and backward, on seeded random inputs and powe
 sets (about 5 labels per sample). Each (head, L) runs in its own process; the table gives the
 median step time over 5 steps after 2 warm-up steps, and the peak resident memory of that
 process while stepping (psutil, sampled every 20 ms; it includes the model, the optimizer state,
-the label embedding and PyTorch itself, about 0.3 GB).
+the label embedding and PyTorch itself, about 0.3 GB), and the peak within the backward and
+within the optimizer step, to show which of the two sets it.
 
 Contenders:
 * ``embedding``: the default head (softmax over scaled cosines to the fixed embeddings), as
@@ -18,9 +19,11 @@ Contenders:
   learned (float32, with a per-label bias), so it carries weights, gradient and two AdamW
   moments per label like a full output layer from 512 units. Its keys are unit-normalised chunk
   by chunk, the gradient through that normalisation too, and the positives' scores are
-  subtracted inside the chunked softmax's backward, so the table gets one (L, 512) gradient.
-  ``embedding-learned-prior (positives gathered)`` is the way it ran in session 9: the
-  positives' keys gathered in autograd, whose backward adds a second dense (L, 512) gradient;
+  subtracted inside the chunked softmax's backward, so the table gets one (L, 512) gradient,
+  and from 2**26 values on training steps AdamW's fused kernel (``labelsphere.train.
+  optimizer``), which updates in place. ``embedding-learned-prior (session 9)`` is the way it
+  ran in session 9: the positives' keys gathered in autograd, whose backward adds a second
+  dense (L, 512) gradient, and AdamW's foreach step, which makes two full-size temporaries;
   ``embedding-learned-prior (normalised copy)`` the way it ran before session 9: that, and the
   loss over a full normalised (L, 512) copy of the table, whose gradient autograd also holds;
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
@@ -55,7 +58,7 @@ CONTENDERS = (
     "embedding (dense)",
     "embedding-paper",
     "embedding-learned-prior",
-    "embedding-learned-prior (positives gathered)",
+    "embedding-learned-prior (session 9)",
     "embedding-learned-prior (normalised copy)",
     "sigmoid",
     "softmax",
@@ -69,7 +72,7 @@ def _estimate_gb(name: str, L: int) -> float:
     if name == "embedding (dense)":
         return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
     if name.startswith("embedding-learned-prior"):
-        copies = {"(normalised copy)": 6, "(positives gathered)": 5}.get(name[24:], 4)
+        copies = {"(normalised copy)": 6, "(session 9)": 5}.get(name[24:], 4)
         return copies * L * (D_LEARNED + 1) * 4 / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
 
@@ -107,6 +110,7 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
 
     from labelsphere.heads import EmbeddingHead, SigmoidHead, SoftmaxHead
     from labelsphere.heads.targets import csr_batch
+    from labelsphere.train.optimizer import build_optimizer
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -134,15 +138,23 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
         del E
     else:
         head = (SigmoidHead if name == "sigmoid" else SoftmaxHead)(IN, L)
-    opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+    if name.endswith(")"):  # the earlier ways stepped AdamW's foreach implementation
+        opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
+    else:
+        opt = build_optimizer([{"params": head.parameters()}], 1e-3, 0.01)
     proc = psutil.Process()
     peak = proc.memory_info().rss
+    phase = "setup"
+    phase_peak = {"backward": 0, "step": 0}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.wait(0.02):
-            peak = max(peak, proc.memory_info().rss)
+            rss = proc.memory_info().rss
+            peak = max(peak, rss)
+            if phase in phase_peak:
+                phase_peak[phase] = max(phase_peak[phase], rss)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -166,14 +178,22 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
         else:
             loss = head.loss(head(x), y)
         opt.zero_grad(set_to_none=True)
+        phase = "backward"
         loss.backward()
+        phase = "step"
         opt.step()
+        phase = "other"
         if i >= 2:
             times.append(time.perf_counter() - t0)
     stop.set()
     thread.join()
     peak = max(peak, proc.memory_info().rss)
-    return {"step_s": statistics.median(times), "peak_rss_gb": peak / 2**30}
+    return {
+        "step_s": statistics.median(times),
+        "peak_rss_gb": peak / 2**30,
+        "peak_backward_gb": phase_peak["backward"] / 2**30,
+        "peak_optimizer_gb": phase_peak["step"] / 2**30,
+    }
 
 
 def run(name: str, L: int, steps: int, threads: int) -> dict:
@@ -247,15 +267,20 @@ def main() -> None:
     if unknown:
         parser.error(f"--heads: unknown {unknown}; the contenders are {list(CONTENDERS)}")
     rows = []
-    print("| labels | head | step (s) | peak RSS (GB) |\n|---|---|---|---|", flush=True)
+    print(
+        "| labels | head | step (s) | peak RSS (GB) | in backward | in optimizer step |\n"
+        "|---|---|---|---|---|---|",
+        flush=True,
+    )
     for L in (int(x) for x in args.labels.split(",")):
         for name in heads:
             r = run(name, L, steps, args.threads)
             rows.append(r)
             if "step_s" in r:
                 cells = f"{r['step_s']:.3f} | {r['peak_rss_gb']:.2f}"
+                cells += f" | {r['peak_backward_gb']:.2f} | {r['peak_optimizer_gb']:.2f}"
             else:
-                cells = f"— | {r['skipped']}"
+                cells = f"— | {r['skipped']} | |"
             print(f"| {L:,} | {name} | {cells} |", flush=True)
     from labelsphere.artifacts import read_json, write_json
 

@@ -30,6 +30,7 @@ from labelsphere.train.evaluation import FULL_SCORES_LIMIT, evaluate_model
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import Classifier, build_classifier, image_backbone
 from labelsphere.train.model_dir import save_model, update_checksums
+from labelsphere.train.optimizer import build_optimizer
 from labelsphere.train.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -267,7 +268,7 @@ def _train(
             train_data.X, train_data.Y, sparse_targets=config.use_sparse_targets(n_labels)
         )
         groups = [{"params": list(model.parameters()), "lr": config.lr}]
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = build_optimizer(groups, config.lr, config.weight_decay)
     spe = data.steps_per_epoch(config.batch_size)
     total = config.max_steps or config.epochs * spe
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total))
