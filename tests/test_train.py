@@ -86,6 +86,24 @@ def test_more_epochs_continue_a_finished_run_exactly(tmp_path, bibtex):
     assert json.loads((tmp_path / "r" / "result.json").read_text())["steps"] == 4 * 32
 
 
+def test_a_shorter_result_beside_a_longer_config_is_not_a_finished_run(tmp_path, bibtex):
+    """A continuation killed after it rewrote config.json, then its directory merged again with
+    a copy of the shorter run (cp -n brings the deleted result.json back): resumed, not reused."""
+    from labelsphere.train.rundir import RunDir
+
+    tr, va = bibtex
+    cfg1, cfg2 = _config(epochs=1), _config(epochs=2)
+    train(cfg1, tr, va, tmp_path / "r", progress=False)
+    run = RunDir(tmp_path / "r")
+    assert run.is_finished(cfg1) and not run.is_finished(cfg2)
+    stale = run.result_path.read_bytes()
+    run.write_config(cfg2, resume=True)  # the continuation begins (and is killed here)
+    run.result_path.write_bytes(stale)
+    assert not run.is_finished(cfg2)
+    longer = train(cfg2, tr, va, tmp_path / "r", resume=True, progress=False)
+    assert longer.steps == 2 * 32 and run.is_finished(cfg2)
+
+
 def test_more_epochs_refused_where_the_total_matters(tmp_path, bibtex):
     tr, va = bibtex
     # A cosine schedule depends on the total: its first epochs differ in a longer run.

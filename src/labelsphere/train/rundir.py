@@ -15,6 +15,7 @@ read through it, and so do the benchmarks that read runs off disk.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,9 +148,24 @@ class RunDir:
         return read_json(self.result_path) if self.result_path.is_file() else None
 
     def is_finished(self, config: TrainConfig) -> bool:
-        """Whether this directory holds a complete run of ``config`` (compare reuses it)."""
+        """Whether this directory holds a complete run of ``config`` (compare reuses it).
+
+        Besides a complete ``result.json`` and an equal ``config.json``, the history must
+        reach the config's budget (every run evaluates at its last step) unless it stopped
+        early: a shorter run's ``result.json`` copied back beside a continued run's config
+        (merging run directories by hand) is not taken for the longer run.
+        """
         result = self.read_result()
-        return bool(result and result.get("complete")) and self.read_config() == config
+        if not (result and result.get("complete")) or self.read_config() != config:
+            return False
+        if result.get("stopped_early"):
+            return True
+        history = self.read_history()
+        if not history or history[-1]["step"] != result.get("steps"):
+            return False
+        if config.max_steps is not None:
+            return history[-1]["step"] == config.max_steps
+        return math.isclose(history[-1]["epoch"], config.epochs)
 
     def summary(self) -> dict[str, Any]:
         """``result.json`` with the validation history and the directory: compare's record."""
