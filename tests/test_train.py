@@ -102,6 +102,9 @@ def test_a_shorter_result_beside_a_longer_config_is_not_a_finished_run(tmp_path,
     assert not run.is_finished(cfg2)
     longer = train(cfg2, tr, va, tmp_path / "r", resume=True, progress=False)
     assert longer.steps == 2 * 32 and run.is_finished(cfg2)
+    good = run.metrics_path.read_text()
+    run.metrics_path.write_text(good + "{not json\n")  # a damaged history is not a finished run
+    assert not run.is_finished(cfg2)
 
 
 def test_more_epochs_refused_where_the_total_matters(tmp_path, bibtex):

@@ -160,12 +160,15 @@ class RunDir:
             return False
         if result.get("stopped_early"):
             return True
-        history = self.read_history()
-        if not history or history[-1]["step"] != result.get("steps"):
-            return False
-        if config.max_steps is not None:
-            return history[-1]["step"] == config.max_steps
-        return math.isclose(history[-1]["epoch"], config.epochs)
+        try:
+            last = self.read_history()[-1]
+            if last["step"] != result.get("steps"):
+                return False
+            if config.max_steps is not None:
+                return last["step"] == config.max_steps
+            return math.isclose(last["epoch"], config.epochs)
+        except (IndexError, KeyError, TypeError, ValueError):
+            return False  # no or damaged history: resuming rewrites it from the checkpoint
 
     def summary(self) -> dict[str, Any]:
         """``result.json`` with the validation history and the directory: compare's record."""
