@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -108,6 +109,39 @@ def test_normalized_softmax_loss_by_hand():
     logp = torch.log_softmax(logits[0], dim=0)
     manual = -(logp[0] + logp[1]) / 2
     assert normalized_softmax_loss(logits, y).item() == pytest.approx(manual.item(), rel=1e-6)
+
+
+def test_pick_all_softmax_loss_by_hand():
+    from labelsphere.heads import normalized_softmax_loss
+    from labelsphere.heads.targets import csr_batch
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.5], [0.0, 0.0, 0.0]])
+    y = torch.tensor([[1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    lp = torch.log_softmax(logits, dim=1)
+    manual = -(lp[0, 0] + lp[0, 1] + lp[1, 1]) / 3  # every positive its own term
+    for t in (y, csr_batch(sp.csr_matrix(y.numpy()))):
+        got = normalized_softmax_loss(logits, t, pick_all=True)
+        assert got.item() == pytest.approx(manual.item(), rel=1e-6)
+    normalised = -((lp[0, 0] + lp[0, 1]) / 2 + lp[1, 1]) / 2
+    assert normalized_softmax_loss(logits, y).item() == pytest.approx(normalised.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("pick_all, want", [(False, 0), (True, 1)])
+def test_pick_all_ranks_by_label_probability(pick_all, want):
+    # One input, two kinds of sample: label 0 alone (40 %), labels 1, 2, 3 together (60 %).
+    # P(y_1 = 1) = 0.6 > P(y_0 = 1) = 0.4, but label 1 gets a third of a sample's weight in
+    # the normalised loss (0.2 < 0.4): its optimum ranks label 0 first (recall@1), the
+    # pick-all-labels optimum label 1 (precision@1), as Menon et al. (2019) show.
+    from labelsphere.heads import normalized_softmax_loss
+
+    y = torch.tensor([[1.0, 0, 0, 0]] * 2 + [[0.0, 1, 1, 1]] * 3)
+    logits = torch.zeros(4, requires_grad=True)
+    opt = torch.optim.Adam([logits], lr=0.1)
+    for _ in range(500):
+        opt.zero_grad()
+        normalized_softmax_loss(logits.expand(5, 4), y, pick_all=pick_all).backward()
+        opt.step()
+    assert int(logits.argmax()) == want
 
 
 def test_embedding_head_losses_and_bias_rules(bibtex):

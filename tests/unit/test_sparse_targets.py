@@ -50,6 +50,7 @@ def test_every_head_takes_sparse_targets(name, labels):
         {"learn_embeddings": True},
         {"normalize": False},
         {"learn_embeddings": True, "bias": True, "prior_bias": True},  # the default head
+        {"learn_embeddings": True, "bias": True, "prior_bias": True, "pick_all": True},
     ],
 )
 @pytest.mark.parametrize("layout", ["dense", "csr", "mixed csr"])

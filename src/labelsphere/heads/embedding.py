@@ -73,6 +73,9 @@ class EmbeddingHead(MultiLabelHead):
             ``G_ii = 1``). It pulls the geometry of the label vectors towards the labels'
             co-occurrence as training moves them. Needs ``learn_embeddings=True`` (fixed
             embeddings make it a constant) and :meth:`prepare` (training calls it).
+        pick_all: the softmax losses give each positive its own softmax term instead of
+            dividing the sample's target by its label count (``normalized_softmax_loss``):
+            consistent for precision@k rather than recall@k (Menon et al., 2019).
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -96,6 +99,7 @@ class EmbeddingHead(MultiLabelHead):
         label_chunk: int = 65536,
         embedding_dtype: str = "float32",
         glas: float = 0.0,
+        pick_all: bool = False,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -122,11 +126,14 @@ class EmbeddingHead(MultiLabelHead):
             )
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
+        if pick_all and loss not in ("softmax", "cosine+softmax"):
+            raise ValueError(f"pick_all=True needs a softmax loss, got loss={loss!r}")
         if glas > 0 and not learn_embeddings:
             raise ValueError("glas > 0 needs learn_embeddings=True (fixed embeddings never move)")
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
         self.glas = float(glas)
+        self.pick_all = bool(pick_all)
         self._cooccurrence: sp.csr_matrix | None = None
         self.loss_kind = loss
         self.similarity = similarity
@@ -229,14 +236,21 @@ class EmbeddingHead(MultiLabelHead):
 
     def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
-            return normalized_softmax_loss(self._logits(outputs), targets)
+            return normalized_softmax_loss(self._logits(outputs), targets, self.pick_all)
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
         # Cosine keys are normalised chunk by chunk: no (L, d) float32 copy (and, for learned
         # keys, none of its gradient) at scale.
         on_the_fly = self.similarity == "cosine"
         keys = self.embeddings if on_the_fly else self._keys()
         return chunked_softmax_loss(
-            z, keys, self.log_scale.exp(), self.bias, targets, self.label_chunk, on_the_fly
+            z,
+            keys,
+            self.log_scale.exp(),
+            self.bias,
+            targets,
+            self.label_chunk,
+            on_the_fly,
+            self.pick_all,
         )
 
     def index_keys(self) -> tuple[Tensor, float]:

@@ -32,6 +32,8 @@ class HybridHead(MultiLabelHead):
         cosine_weight: weight of the cosine-proximity term (0 turns it off).
         similarity: ``"dot"`` or ``"cosine"`` between z and the label embeddings.
         loss: ``"bce"`` or ``"softmax"``: the loss on the logits.
+        pick_all: with ``loss="softmax"``, each positive its own softmax term (see
+            ``normalized_softmax_loss``).
 
     Shape:
         - forward: (B, F) -> (B, d + L): z and the free logits, concatenated.
@@ -46,12 +48,16 @@ class HybridHead(MultiLabelHead):
         cosine_weight: float = 1.0,
         similarity: str = "cosine",
         loss: str = "bce",
+        pick_all: bool = False,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
         if loss not in ("bce", "softmax"):
             raise ValueError(f"loss must be 'bce' or 'softmax', got {loss!r}")
+        if pick_all and loss != "softmax":
+            raise ValueError(f"pick_all=True needs loss='softmax', got loss={loss!r}")
         self.loss_kind = loss
+        self.pick_all = bool(pick_all)
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
         self.cosine_weight = float(cosine_weight)
@@ -77,7 +83,7 @@ class HybridHead(MultiLabelHead):
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         logits = self.scores(outputs)
         if self.loss_kind == "softmax":
-            loss = normalized_softmax_loss(logits, targets)
+            loss = normalized_softmax_loss(logits, targets, self.pick_all)
         else:
             loss = bce_with_logits(logits, targets)
         if self.cosine_weight:

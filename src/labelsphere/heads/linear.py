@@ -81,13 +81,20 @@ class SoftmaxHead(SigmoidHead):
     A strong extreme-classification baseline (e.g. Mahajan et al., 2018): the loss is
     ``-sum_l (y_l / |y|) log softmax(z)_l``. Samples without labels are skipped.
     ``prior_bias`` starts the biases at ``log p`` (the softmax's own prior: the label
-    frequencies up to a constant).
+    frequencies up to a constant). ``pick_all`` gives each positive its own softmax term
+    (``-sum_l y_l log softmax(z)_l``; see :func:`normalized_softmax_loss`).
 
     Shape: as ``SigmoidHead``.
     """
 
+    def __init__(
+        self, in_features: int, n_labels: int, prior_bias: bool = False, pick_all: bool = False
+    ) -> None:
+        super().__init__(in_features, n_labels, prior_bias)
+        self.pick_all = bool(pick_all)
+
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        return normalized_softmax_loss(outputs, targets)
+        return normalized_softmax_loss(outputs, targets, self.pick_all)
 
     def _prior(self, counts: np.ndarray, n_samples: int) -> np.ndarray:
         return log_label_share(counts)

@@ -53,27 +53,39 @@ class CosineProximityLoss(nn.Module):
         return (1.0 - cos).mean()
 
 
-def normalized_softmax_loss(logits: Tensor, targets: Tensor) -> Tensor:
+def normalized_softmax_loss(logits: Tensor, targets: Tensor, pick_all: bool = False) -> Tensor:
     """``-sum_l (y_l / |y|) log softmax(logits)_l``, mean over samples with at least one label.
+
+    With ``pick_all`` each positive is its own softmax term: ``-sum_l y_l log softmax_l``,
+    summed over the batch and divided by its total label mass, i.e. the per-sample losses
+    above averaged with weights ``|y|``. Menon et al. (NeurIPS 2019, "Multilabel reductions:
+    what is my loss optimising?") call the two PAL-N and PAL: the normalised form is
+    consistent for recall@k (its optimum ranks labels by ``E[y_l / |y| | x]``), the
+    pick-all-labels form for precision@k (it ranks by ``P(y_l = 1 | x)``).
 
     Shape: logits (B, L), targets (B, L) multi-hot (dense or sparse CSR) -> scalar.
     """
     logits = logits.float()  # log_softmax over thousands of labels: keep float32 under autocast
-    if is_sparse(targets):
-        n = row_sums(targets)
-        valid = n > 0
-        if not bool(valid.any()):
-            return logits.sum() * 0.0
-        rows, cols, values = positives(targets)
-        picked = torch.zeros_like(n).index_add_(0, rows, values * logits[rows, cols] / n[rows])
-        return (torch.logsumexp(logits, dim=1) - picked)[valid].mean()
-    y = targets.float()
-    n = y.sum(dim=1)
+    n = row_sums(targets)
     valid = n > 0
     if not bool(valid.any()):
         return logits.sum() * 0.0
-    logp = F.log_softmax(logits[valid], dim=1)
-    return -((y[valid] * logp).sum(dim=1) / n[valid]).mean()
+    if is_sparse(targets):
+        rows, cols, values = positives(targets)
+        picked = torch.zeros_like(n).index_add_(0, rows, values * logits[rows, cols] / n[rows])
+        per_row = torch.logsumexp(logits, dim=1) - picked
+    else:
+        y = targets.float()
+        per_row = torch.zeros_like(n)
+        per_row[valid] = -(y[valid] * F.log_softmax(logits[valid], dim=1)).sum(dim=1) / n[valid]
+    return _reduce(per_row, n, valid, pick_all)
+
+
+def _reduce(per_row: Tensor, n: Tensor, valid: Tensor, pick_all: bool) -> Tensor:
+    """The mean of the normalised per-sample losses (B,), or with ``pick_all`` their mean weighted by |y|."""
+    if pick_all:
+        return (per_row[valid] * n[valid]).sum() / n[valid].sum()
+    return per_row[valid].mean()
 
 
 def bce_with_logits(logits: Tensor, targets: Tensor) -> Tensor:
@@ -196,8 +208,9 @@ def chunked_softmax_loss(
     targets: Tensor,
     chunk: int,
     normalize_keys: bool = False,
+    pick_all: bool = False,
 ) -> Tensor:
-    """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
+    """:func:`normalized_softmax_loss` (``pick_all`` as there) of the logits ``scale * z @ keys.T + bias``, in chunks.
 
     Equal to it up to float rounding, without the (B, L) logits and with one (L, d) gradient
     for the keys (:class:`ChunkedSoftmaxCrossEntropy`). With
@@ -217,4 +230,4 @@ def chunked_softmax_loss(
     per_row = ChunkedSoftmaxCrossEntropy.apply(
         z, keys, scale, bias, chunk, normalize_keys, rows, cols, coef
     )
-    return per_row[valid].mean()
+    return _reduce(per_row, n, valid, pick_all)

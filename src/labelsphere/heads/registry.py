@@ -115,6 +115,17 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             n_components=512,
         ),
         HeadEntry(
+            "embedding-pal",
+            "embedding-learned-prior with the pick-all-labels softmax: each positive its own term, "
+            "consistent for precision@k (Menon et al., 2019)",
+            EmbeddingHead,
+            defaults=_frozen(
+                {"learn_embeddings": True, "bias": True, "prior_bias": True, "pick_all": True}
+            ),
+            basis="pmi",
+            n_components=512,
+        ),
+        HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
             EmbeddingHead,
