@@ -228,6 +228,30 @@ def test_hybrid_head_softmax_loss(bibtex):
     torch.testing.assert_close(head.loss(out, y), normalized_softmax_loss(head.scores(out), y))
     with pytest.raises(ValueError, match="loss must be"):
         HybridHead(1836, emb, loss="cosine")
+    pal = HybridHead(1836, emb, loss="softmax", cosine_weight=0.0, pick_all=True)
+    pal.load_state_dict(head.state_dict())
+    want = normalized_softmax_loss(head.scores(out), y, pick_all=True)
+    torch.testing.assert_close(pal.loss(out, y), want)
+    assert abs(float(want) - float(head.loss(out, y))) > 1e-3  # the two reductions differ here
+    with pytest.raises(ValueError, match="pick_all"):
+        HybridHead(1836, emb, loss="bce", pick_all=True)
+
+
+def test_pick_all_in_the_linear_and_embedding_heads(bibtex):
+    from labelsphere.heads import SoftmaxHead, normalized_softmax_loss
+
+    train, _ = bibtex
+    x = torch.from_numpy(train.X[:8].toarray()).float()
+    y = torch.from_numpy(train.Y[:8].toarray()).float()
+    head = SoftmaxHead(1836, train.Y.shape[1], pick_all=True)
+    out = head(x)
+    torch.testing.assert_close(head.loss(out, y), normalized_softmax_loss(out, y, pick_all=True))
+    emb = torch.from_numpy(LabelEmbedding(n_components=16).fit(train.Y).embeddings_)
+    e = EmbeddingHead(1836, emb, pick_all=True)
+    z = e(x)
+    torch.testing.assert_close(e.loss(z, y), normalized_softmax_loss(e.scores(z), y, pick_all=True))
+    with pytest.raises(ValueError, match="pick_all"):
+        EmbeddingHead(1836, emb, loss="bce", pick_all=True)
 
 
 def test_prior_bias_starts_at_the_label_frequencies(bibtex):
