@@ -85,6 +85,10 @@ def test_spec_keys_go_to_exactly_one_place():
         ("embedding[lr=-1]", "lr must be > 0"),
         ("svm", "unknown head 'svm'"),
         ("embedding[softmax]", "key=value"),
+        ("softmax[pick_all=maybe]", "pick_all must be of type bool, got 'maybe'"),
+        ("sigmoid-prior[prior_bias=1]", "prior_bias must be of type bool, got 1"),
+        ("embedding[scale=true]", "scale must be of type float, got True"),
+        ("embedding[label_chunk=2.5]", "label_chunk must be of type int, got 2.5"),
     ],
 )
 def test_a_bad_spec_fails_when_parsed_naming_the_key(spec, message):

@@ -229,12 +229,36 @@ def check_options(
                 raise ValueError(
                     f"head {name!r} has no {kind} option {key!r}; valid: {allowed or 'none'}"
                 )
+    _check_types(entry, head_options)
     try:
         _make(entry, 2, 3, torch.zeros(3, 2) if entry.basis else None, head_options)
     except TypeError as e:
         raise ValueError(f"head {name!r}: {e}") from None
     if embedding_options:
         LabelEmbedding(n_components=1, **{**embedding_options})._check_params(n_labels=2)
+
+
+# Spec values parse as JSON, so ``true`` is a bool and ``maybe`` a string; a class argument
+# annotated with one of these types must get it, or ``bool("maybe")`` would silently be True.
+_ANNOTATED_TYPES: dict[str, tuple[type, ...]] = {
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+}
+
+
+def _check_types(entry: HeadEntry, options: Mapping[str, Any]) -> None:
+    params = inspect.signature(entry.head.__init__).parameters
+    for key, value in options.items():
+        annotation = params[key].annotation if key in params else None
+        want = _ANNOTATED_TYPES.get(annotation if isinstance(annotation, str) else "")
+        if want is None:
+            continue
+        if not isinstance(value, want) or (annotation != "bool" and isinstance(value, bool)):
+            raise ValueError(
+                f"head {entry.name!r}: {key} must be of type {annotation}, got {value!r}"
+            )
 
 
 def _make(
