@@ -82,7 +82,7 @@ def normalized_softmax_loss(logits: Tensor, targets: Tensor, pick_all: bool = Fa
 
 
 def _reduce(per_row: Tensor, n: Tensor, valid: Tensor, pick_all: bool) -> Tensor:
-    """The mean of the normalised per-sample losses (B,), or with ``pick_all`` their mean weighted by |y|."""
+    """The mean of the normalised per-sample losses (B,); with ``pick_all``, weighted by |y|."""
     if pick_all:
         return (per_row[valid] * n[valid]).sum() / n[valid].sum()
     return per_row[valid].mean()
@@ -210,13 +210,15 @@ def chunked_softmax_loss(
     normalize_keys: bool = False,
     pick_all: bool = False,
 ) -> Tensor:
-    """:func:`normalized_softmax_loss` (``pick_all`` as there) of the logits ``scale * z @ keys.T + bias``, in chunks.
+    """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
 
     Equal to it up to float rounding, without the (B, L) logits and with one (L, d) gradient
     for the keys (:class:`ChunkedSoftmaxCrossEntropy`). With
     ``normalize_keys`` each chunk is unit-normalised on the fly, so cosine scores need no
     normalised copy of a large (L, d) embedding (a fixed one may be stored in fp16); learned
     keys get their gradient through the normalisation chunk by chunk as well.
+
+    ``pick_all`` as there.
 
     Shape: z (B, d), keys (L, d), targets (B, L) dense or sparse CSR -> scalar.
     """
