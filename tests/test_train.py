@@ -207,3 +207,30 @@ def test_a_short_budget_is_a_prefix_of_a_long_one(tmp_path, bibtex):
     assert len(short.history) == 1 and len(long.history) == 2
     for key in ("step", "MAP@100", "P@1", "loss"):
         assert short.history[0][key] == pytest.approx(long.history[0][key], rel=1e-6)
+
+
+def test_label_lr_scale_trains_the_label_table_at_its_own_rate(tmp_path, bibtex):
+    """E moves at lr * label_lr_scale; the rest of the model at lr."""
+    from labelsphere.heads import label_basis
+
+    tr, va = bibtex
+    start = label_basis("embedding-learned", tr.Y, 64, 0)
+
+    def moved(scale: float) -> tuple[float, float]:
+        opts = {} if scale == 1 else {"label_lr_scale": scale}
+        cfg = _config(head="embedding-learned", head_options=opts, epochs=1)
+        out = tmp_path / f"s{scale}"
+        train(cfg, tr, va, out, progress=False, stop_after=20)
+        train(cfg, tr, va, out, resume=True, progress=False)  # the extra group resumes
+        model, _, _ = load_model(out / "model")
+        table = np.abs(model.head.embeddings.detach().numpy() - start).max()
+        return float(table), float(model.head.linear.weight.detach().abs().sum())
+
+    table_1, linear_1 = moved(1.0)
+    table_slow, linear_slow = moved(1e-3)
+    table_fast, _ = moved(3.0)
+    # Adam's step is about lr per step whatever the gradient: 32 steps at 3e-6 < 1e-4.
+    assert table_slow < 1e-4 < table_1 < table_fast
+    assert linear_slow > 0.5 * linear_1  # the output layer still trained
+    with pytest.raises(ValueError, match="label_lr_scale"):
+        TrainConfig(head="embedding", head_options={"label_lr_scale": 0.5})

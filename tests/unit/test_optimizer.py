@@ -43,3 +43,17 @@ def test_the_fused_step_is_the_same_algorithm(monkeypatch):
     assert not all(torch.equal(a, b) for a, b in zip(got, want, strict=True))  # rounds otherwise
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_parameter_groups_keep_one_group_without_multipliers():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
+    (only,) = optim_module.parameter_groups(net, 1e-3, {})
+    assert only["lr"] == 1e-3 and [id(p) for p in only["params"]] == [
+        id(p) for p in net.parameters()
+    ]
+    # A named multiplier makes its own group even at 1 (the image backbone's group always existed),
+    # and equal multipliers share one.
+    scales = {id(net[0].weight): 1.0, id(net[1].weight): 0.1, id(net[1].bias): 0.1}
+    groups = optim_module.parameter_groups(net, 1e-3, scales)
+    assert [(len(g["params"]), g["lr"]) for g in groups] == [(1, 1e-3), (1, 1e-3), (2, 1e-4)]
+    assert groups[0]["params"][0] is net[0].bias

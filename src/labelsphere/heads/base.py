@@ -4,7 +4,8 @@
   batch (B, L) (float or bool, dense);
 * ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking;
 * ``head.initialize(label_counts, n_samples)``: data-dependent initialisation before training;
-* ``head.prepare(Y)``: training statistics the loss reads (not saved with the model).
+* ``head.prepare(Y)``: training statistics the loss reads (not saved with the model);
+* ``head.lr_scales()``: learning-rate multipliers of some of its parameters.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ class MultiLabelHead(nn.Module):
         what it keeps is not a parameter and is not saved with the model. Heads whose loss
         needs nothing beyond the batch ignore it.
         """
+
+    def lr_scales(self) -> dict[str, float]:
+        """Learning-rate multipliers by parameter name (relative to the head); the rest get 1.
+
+        Training puts each multiplied parameter in its own optimizer group at ``lr * scale``.
+        """
+        return {}
 
 
 def check_label_basis(embeddings: Tensor, similarity: str) -> None:

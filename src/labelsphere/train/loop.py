@@ -30,7 +30,7 @@ from labelsphere.train.evaluation import FULL_SCORES_LIMIT, evaluate_model
 from labelsphere.train.memory import PeakMemory
 from labelsphere.train.model import Classifier, build_classifier, image_backbone
 from labelsphere.train.model_dir import save_model, update_checksums
-from labelsphere.train.optimizer import build_optimizer
+from labelsphere.train.optimizer import build_optimizer, parameter_groups
 from labelsphere.train.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -253,21 +253,19 @@ def _train(
     extra = {"pixel_input": {"size": int(train_data.X.shape[1])}} if pixels else None
     model = build_classifier(config, in_features, n_labels, basis).to(device)
     image = image_backbone(model)
+    head_params = dict(model.head.named_parameters())
+    scales = {id(head_params[name]): s for name, s in model.head.lr_scales().items()}
     if images:
         data: FeatureBatches | ImageBatches = ImageBatches(
             train_data.X, train_data.Y, image.data_config, config.num_workers
         )
         # Fine-tuning: the pretrained backbone learns slower than the new layers.
-        image_ids = {id(p) for p in image.parameters()}
-        groups = [
-            {"params": [p for p in model.parameters() if id(p) not in image_ids], "lr": config.lr},
-            {"params": list(image.parameters()), "lr": config.lr * config.backbone_lr_scale},
-        ]
+        scales |= {id(p): config.backbone_lr_scale for p in image.parameters()}
     else:
         data = FeatureBatches(
             train_data.X, train_data.Y, sparse_targets=config.use_sparse_targets(n_labels)
         )
-        groups = [{"params": list(model.parameters()), "lr": config.lr}]
+    groups = parameter_groups(model, config.lr, scales)
     optimizer = build_optimizer(groups, config.lr, config.weight_decay)
     spe = data.steps_per_epoch(config.batch_size)
     total = config.max_steps or config.epochs * spe
