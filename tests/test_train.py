@@ -209,28 +209,33 @@ def test_a_short_budget_is_a_prefix_of_a_long_one(tmp_path, bibtex):
         assert short.history[0][key] == pytest.approx(long.history[0][key], rel=1e-6)
 
 
-def test_label_lr_scale_trains_the_label_table_at_its_own_rate(tmp_path, bibtex):
-    """E moves at lr * label_lr_scale; the rest of the model at lr."""
+def test_head_lr_scales_train_the_label_table_and_the_scale_at_their_own_rates(tmp_path, bibtex):
+    """E moves at lr * label_lr_scale, log(scale) at lr * scale_lr_scale, the rest at lr."""
     from labelsphere.heads import label_basis
 
     tr, va = bibtex
     start = label_basis("embedding-learned", tr.Y, 64, 0)
 
-    def moved(scale: float) -> tuple[float, float]:
-        opts = {} if scale == 1 else {"label_lr_scale": scale}
+    def moved(**opts: float) -> tuple[float, float, float]:
         cfg = _config(head="embedding-learned", head_options=opts, epochs=1)
-        out = tmp_path / f"s{scale}"
+        out = tmp_path / "_".join(f"{k}{v}" for k, v in opts.items())
         train(cfg, tr, va, out, progress=False, stop_after=20)
-        train(cfg, tr, va, out, resume=True, progress=False)  # the extra group resumes
-        model, _, _ = load_model(out / "model")
-        table = np.abs(model.head.embeddings.detach().numpy() - start).max()
-        return float(table), float(model.head.linear.weight.detach().abs().sum())
+        train(cfg, tr, va, out, resume=True, progress=False)  # the extra groups resume
+        head = load_model(out / "model")[0].head
+        table = np.abs(head.embeddings.detach().numpy() - start).max()
+        temperature = abs(head.log_scale.item() - np.log(10.0))
+        return float(table), float(head.linear.weight.detach().abs().sum()), temperature
 
-    table_1, linear_1 = moved(1.0)
-    table_slow, linear_slow = moved(1e-3)
-    table_fast, _ = moved(3.0)
-    # Adam's step is about lr per step whatever the gradient: 32 steps at 3e-6 < 1e-4.
+    table_1, linear_1, temp_1 = moved()
+    table_slow, linear_slow, temp_slow = moved(label_lr_scale=1e-3)
+    table_fast, _, _ = moved(label_lr_scale=3.0)
+    _, _, temp_fast = moved(scale_lr_scale=10.0)
+    # Adam's step is about lr per step whatever the gradient: 32 steps at 1e-6 < 1e-4.
     assert table_slow < 1e-4 < table_1 < table_fast
     assert linear_slow > 0.5 * linear_1  # the output layer still trained
+    assert temp_slow == pytest.approx(temp_1, rel=0.2) and temp_1 <= 32 * 1e-3 * 1.1
+    assert temp_fast > 3 * temp_1
     with pytest.raises(ValueError, match="label_lr_scale"):
         TrainConfig(head="embedding", head_options={"label_lr_scale": 0.5})
+    with pytest.raises(ValueError, match="scale_lr_scale"):
+        TrainConfig(head="embedding", head_options={"scale_lr_scale": 0})
