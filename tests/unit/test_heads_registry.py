@@ -102,3 +102,15 @@ def test_train_config_checks_options_at_construction():
     with pytest.raises(ValueError, match="label-embedding option 'pmi'"):
         TrainConfig(head="sigmoid", embedding_options={"pmi": "zero"})
     check_options("embedding", {"bias": True}, {"n_iter": 4})  # valid: no error
+
+
+def test_heads_name_their_own_learning_rate_multipliers(labels):
+    basis = label_basis("embedding-learned-prior", labels, 4, 0)
+    assert build_head("embedding-learned-prior", F, L, basis).lr_scales() == {}
+    assert build_head("embedding-slow-scale", F, L, basis).lr_scales() == {"log_scale": 0.3}
+    both = EmbeddingHead(
+        F, torch.from_numpy(basis), learn_embeddings=True, label_lr_scale=2, scale_lr_scale=0.5
+    )
+    assert both.lr_scales() == {"embeddings": 2.0, "log_scale": 0.5}
+    assert set(both.lr_scales()) <= {name for name, _ in both.named_parameters()}
+    assert build_head("sigmoid-prior", F, L, None).lr_scales() == {}

@@ -126,6 +126,17 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             n_components=512,
         ),
         HeadEntry(
+            "embedding-slow-scale",
+            "embedding-learned-prior with its temperature (scale) learned at 0.3x the rate: "
+            "a slower warm-up that overfits later (docs/paper_regime.md, session 12)",
+            EmbeddingHead,
+            defaults=_frozen(
+                {"learn_embeddings": True, "bias": True, "prior_bias": True, "scale_lr_scale": 0.3}
+            ),
+            basis="pmi",
+            n_components=512,
+        ),
+        HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
             EmbeddingHead,
