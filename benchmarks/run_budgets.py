@@ -1,0 +1,123 @@
+"""Test metrics at each budget of finished runs named one by one, one rate per head.
+
+``compare`` re-tunes the rate per budget over the runs of one output directory. Runs made
+in separate lanes (other directories, other total epochs) are compared here instead: each
+label names the run directories of one head at one rate (one per seed); for each budget e
+the checkpoint validation picks within e epochs is read on test
+(``labelsphere.compare.budget_test_metrics``), averaged over the label's runs, and set
+against the baseline label's. It reads ``metrics.jsonl``; it trains nothing.
+
+    python benchmarks/run_budgets.py --baseline sigmoid-prior \\
+        --run sigmoid-prior=runs/x/runs/sigmoid-prior/lr=0.001/seed=0 \\
+        --run default=runs/y/runs/embedding-learned-prior/lr=0.001/seed=0 \\
+        --budgets 1,2,3,5 --json docs/results/x/budgets.json
+
+prints a markdown table and writes the JSON (and a .md beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from labelsphere.artifacts import atomic_write_text, write_json
+from labelsphere.compare.speed import budget_test_metrics
+
+
+def _history(run: Path) -> list[dict]:
+    path = run / "metrics.jsonl" if run.is_dir() else run
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, json.JSONDecodeError) as e:
+        raise SystemExit(f"{path}: cannot read the run's history ({e})") from None
+
+
+def budget_table(
+    runs: dict[str, list[Path]], baseline: str, budgets: list[int], key: str = "MAP@100"
+) -> dict[str, dict[str, dict]]:
+    """``{label: {budget: budget_test_metrics' entry}}`` for every label and budget its runs reach."""
+    picks = {str(e): {"lr": "one"} for e in budgets}
+    out = {}
+    for label, dirs in runs.items():
+        histories = [_history(d) for d in dirs]
+        reached = {
+            e: p for e, p in picks.items() if all(h[-1]["epoch"] >= int(e) for h in histories)
+        }
+        out[label] = budget_test_metrics({"one": histories}, reached, key)
+    if baseline not in out:
+        raise SystemExit(f"--baseline {baseline!r} is not one of the --run labels {sorted(out)}")
+    return out
+
+
+def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int]) -> str:
+    last = str(budgets[-1])
+    head = " | ".join(f"{e} ep" for e in budgets)
+    lines = [
+        f"| head | seeds | {head} | P@1 (%) at {last} | P@5 at {last} |",
+        "|---" * (len(budgets) + 4) + "|",
+    ]
+    base = table[baseline]
+    for label, row in table.items():
+        cells = []
+        for e in map(str, budgets):
+            if e not in row:
+                cells.append("—")
+                continue
+            v = row[e]["test"]["MAP@100"]
+            ratio = (
+                f" ({v / base[e]['test']['MAP@100']:.3f}×)"
+                if e in base and label != baseline
+                else ""
+            )
+            cells.append(f"{v:.4f}{ratio}")
+        n = max((r["n_seeds"] for r in row.values()), default=0)
+        p1 = f"{row[last]['test']['P@1'] * 100:.2f}" if last in row else "—"
+        p5 = f"{row[last]['test']['P@5']:.4f}" if last in row else "—"
+        lines.append(f"| {label} | {n} | {' | '.join(cells)} | {p1} | {p5} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--run", action="append", required=True, help="LABEL=RUN_DIR (repeat a label for seeds)"
+    )
+    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--budgets", default="1,2,3,5,10")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args(argv)
+    runs: dict[str, list[Path]] = {}
+    for item in args.run:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise SystemExit(f"--run {item!r}: expected LABEL=RUN_DIR")
+        runs.setdefault(label, []).append(Path(path))
+    try:
+        budgets = [int(b) for b in args.budgets.split(",")]
+    except ValueError:
+        raise SystemExit(f"--budgets {args.budgets!r}: expected integers like 1,2,3") from None
+    table = budget_table(runs, args.baseline, budgets)
+    text = markdown(table, args.baseline, budgets)
+    print(text)
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "baseline": args.baseline,
+                "runs": {k: [str(p) for p in v] for k, v in runs.items()},
+                "budgets": table,
+            },
+        )
+        atomic_write_text(
+            args.json.with_suffix(".md"),
+            " ".join(["python benchmarks/run_budgets.py", *map(str, argv or sys.argv[1:])])
+            + "\n\n"
+            + text,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
