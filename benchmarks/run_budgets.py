@@ -8,8 +8,8 @@ the checkpoint validation picks within e epochs is read on test
 against the baseline label's. It reads ``metrics.jsonl``; it trains nothing.
 
     python benchmarks/run_budgets.py --baseline sigmoid-prior \\
-        --run sigmoid-prior=runs/x/runs/sigmoid-prior/lr=0.001/seed=0 \\
-        --run default=runs/y/runs/embedding-learned-prior/lr=0.001/seed=0 \\
+        --run sigmoid-prior runs/x/runs/sigmoid-prior/lr=0.001/seed=0 \\
+        --run default runs/y/runs/embedding-learned-prior/lr=0.001/seed=0 \\
         --budgets 1,2,3,5 --json docs/results/x/budgets.json
 
 prints a markdown table and writes the JSON (and a .md beside it).
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -82,17 +83,19 @@ def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--run", action="append", required=True, help="LABEL=RUN_DIR (repeat a label for seeds)"
+        "--run",
+        nargs=2,
+        action="append",
+        required=True,
+        metavar=("LABEL", "RUN_DIR"),
+        help="a head's run (repeat a label for its seeds)",
     )
     ap.add_argument("--baseline", required=True)
     ap.add_argument("--budgets", default="1,2,3,5,10")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     runs: dict[str, list[Path]] = {}
-    for item in args.run:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            raise SystemExit(f"--run {item!r}: expected LABEL=RUN_DIR")
+    for label, path in args.run:
         runs.setdefault(label, []).append(Path(path))
     try:
         budgets = [int(b) for b in args.budgets.split(",")]
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         atomic_write_text(
             args.json.with_suffix(".md"),
-            " ".join(["python benchmarks/run_budgets.py", *map(str, argv or sys.argv[1:])])
+            shlex.join(["python", "benchmarks/run_budgets.py", *(argv or sys.argv[1:])])
             + "\n\n"
             + text,
         )
