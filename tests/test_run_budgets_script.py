@@ -1,7 +1,7 @@
 """benchmarks/run_budgets.py on real runs: the test value at each budget is that of the best validation record within it."""
 
-import importlib.util
 import json
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +11,6 @@ from labelsphere.data import load_dataset
 from labelsphere.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location(
-        "run_budgets", ROOT / "benchmarks" / "run_budgets.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_budgets_read_the_best_validation_record_within_each(tmp_path, data_dir):
@@ -32,19 +23,19 @@ def test_budgets_read_the_best_validation_record_within_each(tmp_path, data_dir)
         )
         train(cfg, tr, va, tmp_path / head, progress=False, test_data=va)
         runs[head] = [tmp_path / head]
-    script = _script()
-    table = script.budget_table(runs, "sigmoid-prior", [1, 2, 3])
+    script = runpy.run_path(str(ROOT / "benchmarks" / "run_budgets.py"))
+    table = script["budget_table"](runs, "sigmoid-prior", [1, 2, 3])
     for head, (run,) in runs.items():
         history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
         assert set(table[head]) == {"1", "2"}  # 3 epochs were never run
         for e in (1, 2):
             best = max((h for h in history if h["epoch"] <= e), key=lambda h: h["MAP@100"])
             assert table[head][str(e)]["test"]["MAP@100"] == pytest.approx(best["test"]["MAP@100"])
-    text = script.markdown(table, "sigmoid-prior", [1, 2, 3])
+    text = script["markdown"](table, "sigmoid-prior", [1, 2, 3])
     ratio = (
         table["embedding-learned-prior"]["2"]["test"]["MAP@100"]
         / table["sigmoid-prior"]["2"]["test"]["MAP@100"]
     )
     assert f"({ratio:.3f}×)" in text and "| — |" in text
     with pytest.raises(SystemExit, match="not one of"):
-        script.budget_table(runs, "softmax", [1])
+        script["budget_table"](runs, "softmax", [1])
