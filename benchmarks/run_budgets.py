@@ -30,9 +30,23 @@ from labelsphere.compare.speed import budget_test_metrics
 def _history(run: Path) -> list[dict]:
     path = run / "metrics.jsonl" if run.is_dir() else run
     try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except (OSError, json.JSONDecodeError) as e:
+        lines = path.read_text().splitlines()
+    except OSError as e:
         raise SystemExit(f"{path}: cannot read the run's history ({e})") from None
+    history = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{path}:{n}: not JSON ({e})") from None
+        if not isinstance(record, dict) or not {"epoch", "MAP@100"} <= record.keys():
+            raise SystemExit(f"{path}:{n}: an evaluation record needs 'epoch' and 'MAP@100'")
+        history.append(record)
+    if not history:
+        raise SystemExit(f"{path}: no evaluation records")
+    return history
 
 
 def budget_table(

@@ -39,3 +39,15 @@ def test_budgets_read_the_best_validation_record_within_each(tmp_path, data_dir)
     assert f"({ratio:.3f}×)" in text and "| — |" in text
     with pytest.raises(SystemExit, match="not one of"):
         script["budget_table"](runs, "softmax", [1])
+
+
+def test_a_broken_history_is_one_line_naming_the_file_and_line(tmp_path):
+    script = runpy.run_path(str(ROOT / "benchmarks" / "run_budgets.py"))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"epoch": 1, "MAP@100": 0.1}\n{"step": 3}\n')
+    with pytest.raises(SystemExit, match=r"metrics.jsonl:2: an evaluation record needs"):
+        script["budget_table"]({"a": [run]}, "a", [1])
+    (run / "metrics.jsonl").write_text("{not json\n")
+    with pytest.raises(SystemExit, match=r"metrics.jsonl:1: not JSON"):
+        script["budget_table"]({"a": [run]}, "a", [1])
