@@ -335,3 +335,44 @@ def test_compare_extends_the_grid_at_its_edge_and_tests_every_budget(tmp_path, b
     report = (tmp_path / "report.md").read_text()
     assert "## Test MAP@100 at each budget" in report and "9e-05" in report
     assert "Added beyond it (9e-05)" in report
+
+
+def test_seed_lanes_train_apart_and_the_report_reuses_them(tmp_path, bibtex_small):
+    # Two seeds trained by separate only_seed calls (as parallel processes would), then one
+    # call without it: it trains nothing and reports what a single call reports.
+    tr, va, te = bibtex_small
+    kw = {"lrs": (1e-3,), "progress": False, "extend_grid": 0}
+    heads = ["sigmoid-prior"]
+    lane = compare("bibtex", tr, va, te, heads, _BASE, tmp_path / "a", n_seeds=2, only_seed=1, **kw)
+    assert lane == {
+        "only_seed": 1,
+        "run_dirs": [str(run_dir_for(tmp_path / "a", heads[0], 1e-3, 1).path)],
+    }
+    assert not (tmp_path / "a" / "report.md").exists()
+    assert not run_dir_for(tmp_path / "a", heads[0], 1e-3, 0).path.exists()
+    compare("bibtex", tr, va, te, heads, _BASE, tmp_path / "a", n_seeds=2, only_seed=0, **kw)
+    weights = [
+        run_dir_for(tmp_path / "a", heads[0], 1e-3, s).model_dir / "model.safetensors"
+        for s in (0, 1)
+    ]
+    stamps = [w.stat().st_mtime_ns for w in weights]
+    merged = compare("bibtex", tr, va, te, heads, _BASE, tmp_path / "a", n_seeds=2, **kw)
+    assert [w.stat().st_mtime_ns for w in weights] == stamps
+    single = compare("bibtex", tr, va, te, heads, _BASE, tmp_path / "b", n_seeds=2, **kw)
+    pairs = zip(merged["heads"][heads[0]]["runs"], single["heads"][heads[0]]["runs"], strict=True)
+    for got, want in pairs:
+        assert got["test"] == pytest.approx(want["test"], rel=1e-5)
+
+
+def test_a_seed_lane_over_a_grid_needs_the_seed0_search(tmp_path, bibtex_small, data_dir):
+    tr, va, te = bibtex_small
+    kw = {"lrs": (1e-3, 3e-3), "progress": False, "extend_grid": 0, "n_seeds": 2}
+    with pytest.raises(ValueError, match=r"seed-0 search run .*lr=0\.001/seed=0"):
+        compare("bibtex", tr, va, te, ["sigmoid-prior"], _BASE, tmp_path, only_seed=1, **kw)
+    with pytest.raises(ValueError, match=r"only_seed must be in 0\.\.1"):
+        compare("bibtex", tr, va, te, ["sigmoid-prior"], _BASE, tmp_path, only_seed=2, **kw)
+    # On the command line: one line naming the option, a non-zero exit, nothing written.
+    cli = ["compare", "--lrs", "1e-3", "--seeds", "2", "--only-seed", "2", "--epochs", "1"]
+    r = runner.invoke(app, [*cli, "--out", str(tmp_path / "c"), "--data-dir", str(data_dir)])
+    assert r.exit_code != 0 and "only_seed must be in 0..1" in r.output, r.output
+    assert "Traceback" not in r.output and not (tmp_path / "c" / "runs").exists()

@@ -234,6 +234,13 @@ def compare(
         bool,
         typer.Option(help="Also run every seed at each shorter budget's own tuned rate."),
     ] = False,
+    only_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Train only this seed's runs (0..seeds-1) and write no report, so seeds can "
+            "train in parallel processes over one --out; run again without it for the report."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default: runs/compare-DATASET).")
     ] = None,
@@ -296,6 +303,7 @@ def compare(
             baseline=baseline,
             extend_grid=extend_grid,
             budget_seeds=budget_seeds,
+            only_seed=only_seed,
             n_components=n_components,
             hidden=_hidden(hidden),
             dropout=dropout,
@@ -309,6 +317,12 @@ def compare(
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))
+    if only_seed is not None:
+        typer.echo(
+            f"seed {only_seed}: {len(summary['run_dirs'])} runs finished in {out}; run compare "
+            "again without --only-seed (same options) for the report"
+        )
+        return
     typer.echo(render_report(summary))
     typer.echo(
         f"\nwrote {out}/report.md, {out}/results.json, {out}/curves_steps.png, {out}/curves_time.png"

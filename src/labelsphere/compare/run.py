@@ -56,6 +56,13 @@ def run_dir_for(out_dir: str | Path, spec: str, lr: float, seed: int) -> RunDir:
     return RunDir(Path(out_dir) / "runs" / run_slug(spec) / f"lr={lr:g}" / f"seed={seed}")
 
 
+def _check_only_seed(only_seed: int | None, n_seeds: int) -> None:
+    if only_seed is not None and not 0 <= only_seed < n_seeds:
+        raise ValueError(
+            f"only_seed must be in 0..{n_seeds - 1} (n_seeds={n_seeds}), got {only_seed}"
+        )
+
+
 def compare(
     dataset: str,
     train_data: MultiLabelDataset,
@@ -73,6 +80,7 @@ def compare(
     baseline: str = "sigmoid-prior",
     extend_grid: int = 2,
     budget_seeds: bool = False,
+    only_seed: int | None = None,
 ) -> dict[str, Any]:
     """Run the comparison and write ``results.json``, ``report.md`` and the curve plots.
 
@@ -94,9 +102,14 @@ def compare(
         budget_seeds: also run ``n_seeds`` seeds at each shorter budget's chosen rate, so
             every budget's test metrics (``budget_test``, recorded at every evaluation and
             read at the checkpoint validation picks within the budget) are over all seeds.
+        only_seed: train only this seed's runs (0 <= only_seed < n_seeds) and write no
+            report, so seeds can train in parallel processes over one ``out_dir``; a later
+            call without it reuses them all and writes the report. For a seed above 0 the
+            rates come from the finished seed-0 search runs, unless the grid is one rate and
+            ``extend_grid`` is 0 (then nothing needs to be searched).
 
     Returns:
-        The content of ``results.json``.
+        The content of ``results.json``; with ``only_seed``, ``{"only_seed", "run_dirs"}``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +128,7 @@ def compare(
         specs.append(base_spec)
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+    _check_only_seed(only_seed, n_seeds)
     t0 = time.perf_counter()
     propensities = propensity_scores(train_data.Y)
 
@@ -143,6 +157,17 @@ def compare(
             "peak_rss_mb": r.peak_rss_mb,
         }
 
+    def finished(spec: HeadSpec, lr: float, seed: int) -> dict[str, Any]:
+        """A finished run's summary, for a seed lane that must not train the search itself."""
+        run_dir = run_dir_for(out_dir, spec.spec, lr, seed)
+        if not run_dir.is_finished(spec.config(base, lr=lr, seed=seed)):
+            raise ValueError(
+                f"only_seed={only_seed} needs the finished seed-0 search run {run_dir.path}: "
+                "run seed 0 first (only_seed=0, or without only_seed), or give one rate "
+                "with extend_grid=0"
+            )
+        return run_dir.summary()
+
     results: dict[str, Any] = {}
     run_seconds = 0.0  # every run's own time, whether it ran now or in an earlier invocation
     constant = base.schedule == "constant" and base.warmup == 0
@@ -154,9 +179,15 @@ def compare(
             return {}
         return best_within_budgets({f"{lr:g}": r["history"] for lr, r in search.items()}, budgets)
 
+    lane_dirs: list[str] = []
     for spec in specs:
         grid = sorted([spec.overrides["lr"]] if "lr" in spec.overrides else set(lrs))
-        search = {lr: run(spec, lr, 0) for lr in grid}
+        if only_seed and len(grid) == 1 and extend_grid == 0:
+            # One rate and no extension: nothing to search, the seed trains at once.
+            lane_dirs.append(run(spec, grid[0], only_seed)["run_dir"])
+            continue
+        search_run = finished if only_seed else run
+        search = {lr: search_run(spec, lr, 0) for lr in grid}
 
         for _ in range(extend_grid):
             by_text = {f"{lr:g}": lr for lr in grid}
@@ -165,13 +196,17 @@ def compare(
             new = [lr for lr in edge_extensions(grid, picked) if lr not in search]
             if not new:
                 break
-            search |= {lr: run(spec, lr, 0) for lr in new}
+            search |= {lr: search_run(spec, lr, 0) for lr in new}
             grid = sorted(search)
         best_lr = max(grid, key=lambda lr: search[lr]["best"]["MAP@100"])
         seeded = {best_lr}
         if budget_seeds:
             by_text = {f"{lr:g}": lr for lr in grid}
             seeded |= {by_text[p["lr"]] for p in picks(search).values()}
+        if only_seed is not None:
+            lane = [search[lr] if only_seed == 0 else run(spec, lr, only_seed) for lr in seeded]
+            lane_dirs += [r["run_dir"] for r in lane]
+            continue
         runs_by_lr = {
             lr: [search[lr]] + [run(spec, lr, s) for s in range(1, n_seeds)]
             for lr in sorted(seeded)
@@ -202,6 +237,8 @@ def compare(
             results[spec.spec]["budget_test"] = budget_test_metrics(
                 histories, results[spec.spec]["budgets"]
             )
+    if only_seed is not None:
+        return {"only_seed": only_seed, "run_dirs": lane_dirs}
     add_speed(results, baseline, n_seeds)
     summary = {
         "dataset": dataset,
@@ -255,6 +292,7 @@ def compare_dataset(
     baseline: str = "sigmoid-prior",
     extend_grid: int = 2,
     budget_seeds: bool = False,
+    only_seed: int | None = None,
     **fields: Any,
 ) -> tuple[dict[str, Any], Path]:
     """``compare`` on a dataset by name (or items file): what ``labelsphere compare`` runs.
@@ -268,6 +306,7 @@ def compare_dataset(
         raise ValueError("lrs: give at least one learning rate")
     for h in [*heads, baseline]:
         parse_head_spec(h)
+    _check_only_seed(only_seed, n_seeds)
     base_fields = {**fields, "lr": lrs[0]}
     TrainConfig(head="sigmoid", **base_fields)  # the shared fields, checked before loading
     inputs = prepare_inputs(
@@ -291,5 +330,6 @@ def compare_dataset(
         baseline=baseline,
         extend_grid=extend_grid,
         budget_seeds=budget_seeds,
+        only_seed=only_seed,
     )
     return summary, out_dir
