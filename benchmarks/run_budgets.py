@@ -12,7 +12,15 @@ against the baseline label's. It reads ``metrics.jsonl``; it trains nothing.
         --run default runs/y/runs/embedding-learned-prior/lr=0.001/seed=0 \\
         --budgets 1,2,3,5 --json docs/results/x/budgets.json
 
-prints a markdown table and writes the JSON (and a .md beside it).
+prints a markdown table and writes the JSON (and a .md beside it). ``--merge LABEL JSON`` adds
+the per-seed picks a label had in an earlier run of this script, for runs whose directories are
+gone (a fresh machine) or were made elsewhere: a label with new runs too pools both seed sets,
+at the budgets both reach::
+
+    python benchmarks/run_budgets.py --baseline sigmoid-prior \\
+        --merge sigmoid-prior docs/results/x/budgets.json \\
+        --merge default docs/results/x/budgets.json \\
+        --run default runs/z/runs/embedding-learned-prior/lr=0.001/seed=1 ...
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import sys
 from pathlib import Path
 
 from labelsphere.artifacts import atomic_write_text, write_json
-from labelsphere.compare.speed import budget_test_metrics
+from labelsphere.compare.speed import budget_test_metrics, seed_summary
 
 
 def _history(run: Path) -> list[dict]:
@@ -50,7 +58,11 @@ def _history(run: Path) -> list[dict]:
 
 
 def budget_table(
-    runs: dict[str, list[Path]], baseline: str, budgets: list[int], key: str = "MAP@100"
+    runs: dict[str, list[Path]],
+    baseline: str,
+    budgets: list[int],
+    key: str = "MAP@100",
+    require_baseline: bool = True,
 ) -> dict[str, dict[str, dict]]:
     """``{label: {budget: budget_test_metrics' entry}}`` for every label and budget its runs reach."""
     picks = {str(e): {"lr": "one"} for e in budgets}
@@ -61,8 +73,43 @@ def budget_table(
             e: p for e, p in picks.items() if all(h[-1]["epoch"] >= int(e) for h in histories)
         }
         out[label] = budget_test_metrics({"one": histories}, reached, key)
-    if baseline not in out:
+    if require_baseline and baseline not in out:
         raise SystemExit(f"--baseline {baseline!r} is not one of the --run labels {sorted(out)}")
+    return out
+
+
+def merge_table(
+    table: dict[str, dict[str, dict]], merges: list[tuple[str, Path]]
+) -> dict[str, dict[str, dict]]:
+    """``table`` with each (label, earlier JSON) pair's per-seed picks pooled into that label.
+
+    A label only in the earlier JSON is taken whole; one in both keeps the budgets both reach,
+    with the earlier seeds first. Picks made at different rates are not pooled.
+    """
+    out = dict(table)
+    for label, path in merges:
+        try:
+            earlier = json.loads(path.read_text())["budgets"][label]
+        except OSError as e:
+            raise SystemExit(f"{path}: cannot read ({e})") from None
+        except (json.JSONDecodeError, TypeError) as e:
+            raise SystemExit(f"{path}: not a run_budgets JSON ({e})") from None
+        except KeyError:
+            raise SystemExit(f"{path}: has no label {label!r} under 'budgets'") from None
+        if label not in out:
+            out[label] = earlier
+            continue
+        merged = {}
+        for e, now in out[label].items():
+            if e not in earlier:
+                continue
+            if earlier[e]["lr"] != now["lr"]:
+                raise SystemExit(
+                    f"{path}: {label!r} at {e} epochs was picked at rate {earlier[e]['lr']}, "
+                    f"the new runs at {now['lr']}"
+                )
+            merged[e] = seed_summary(now["lr"], [*earlier[e]["per_seed"], *now["per_seed"]])
+        out[label] = merged
     return out
 
 
@@ -100,9 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         "--run",
         nargs=2,
         action="append",
-        required=True,
+        default=[],
         metavar=("LABEL", "RUN_DIR"),
         help="a head's run (repeat a label for its seeds)",
+    )
+    ap.add_argument(
+        "--merge",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("LABEL", "JSON"),
+        help="add the label's per-seed picks from an earlier --json of this script",
     )
     ap.add_argument("--baseline", required=True)
     ap.add_argument("--budgets", default="1,2,3,5,10")
@@ -115,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         budgets = [int(b) for b in args.budgets.split(",")]
     except ValueError:
         raise SystemExit(f"--budgets {args.budgets!r}: expected integers like 1,2,3") from None
-    table = budget_table(runs, args.baseline, budgets)
+    if not args.run and not args.merge:
+        ap.error("give at least one --run or --merge")
+    merges = [(label, Path(path)) for label, path in args.merge]
+    table = budget_table(runs, args.baseline, budgets, require_baseline=not merges)
+    table = merge_table(table, merges)
+    if args.baseline not in table:
+        raise SystemExit(f"--baseline {args.baseline!r} is not one of the labels {sorted(table)}")
     text = markdown(table, args.baseline, budgets)
     print(text)
     if args.json:
@@ -124,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "baseline": args.baseline,
                 "runs": {k: [str(p) for p in v] for k, v in runs.items()},
+                "merged": [[label, str(path)] for label, path in merges],
                 "budgets": table,
             },
         )

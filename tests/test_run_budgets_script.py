@@ -51,3 +51,42 @@ def test_a_broken_history_is_one_line_naming_the_file_and_line(tmp_path):
     (run / "metrics.jsonl").write_text("{not json\n")
     with pytest.raises(SystemExit, match=r"metrics.jsonl:1: not JSON"):
         script["budget_table"]({"a": [run]}, "a", [1])
+
+
+def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
+    tr = load_dataset("bibtex", split="train", data_dir=data_dir).subset(np.arange(512))
+    va = load_dataset("bibtex", split="test", data_dir=data_dir).subset(np.arange(200))
+    runs = []
+    for seed in (0, 1):
+        cfg = TrainConfig(
+            head="sigmoid-prior", hidden=(32,), epochs=2, batch_size=64, eval_every=4, seed=seed
+        )
+        train(cfg, tr, va, tmp_path / f"seed={seed}", progress=False, test_data=va)
+        runs.append(tmp_path / f"seed={seed}")
+    script = runpy.run_path(str(ROOT / "benchmarks" / "run_budgets.py"))
+    both = script["budget_table"]({"a": runs}, "a", [1, 2])
+    # Seed 0 alone into a JSON (its run directory could then be gone), seed 1 merged into it.
+    first = tmp_path / "first.json"
+    argv = ["--baseline", "a", "--run", "a", str(runs[0]), "--budgets", "1,2", "--json", str(first)]
+    assert script["main"](argv) == 0
+    merged = script["merge_table"](
+        script["budget_table"]({"a": [runs[1]]}, "a", [1, 2]), [("a", first)]
+    )
+    for e in ("1", "2"):
+        assert merged["a"][e]["n_seeds"] == 2
+        assert merged["a"][e]["test"]["MAP@100"] == pytest.approx(both["a"][e]["test"]["MAP@100"])
+        assert merged["a"][e]["per_seed"] == both["a"][e]["per_seed"]
+    # A label only in the JSON is taken whole, and can be the baseline.
+    second = tmp_path / "second.json"
+    argv = ["--baseline", "a", "--merge", "a", str(first), "--run", "b", str(runs[1])]
+    assert script["main"]([*argv, "--budgets", "1,2", "--json", str(second)]) == 0
+    table = json.loads(second.read_text())["budgets"]
+    assert table["a"]["2"]["per_seed"] == both["a"]["2"]["per_seed"][:1]
+    assert table["b"]["2"]["per_seed"] == both["a"]["2"]["per_seed"][1:]
+    with pytest.raises(SystemExit, match=r"first.json: has no label 'c'"):
+        script["merge_table"]({}, [("c", first)])
+    earlier = json.loads(first.read_text())
+    earlier["budgets"]["a"]["2"]["lr"] = "0.003"
+    first.write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match=r"'a' at 2 epochs was picked at rate 0.003"):
+        script["merge_table"](both, [("a", first)])

@@ -134,13 +134,27 @@ def budget_test_metrics(
             )
         if not seeds:
             continue
-        metrics = seeds[0]["test"].keys()
-        out[e] = {
-            "lr": pick["lr"],
-            "n_seeds": len(seeds),
-            "test": {m: float(sum(s["test"][m] for s in seeds) / len(seeds)) for m in metrics},
-            "test_min": {m: float(min(s["test"][m] for s in seeds)) for m in metrics},
-            "test_max": {m: float(max(s["test"][m] for s in seeds)) for m in metrics},
-            "per_seed": seeds,
-        }
+        out[e] = seed_summary(pick["lr"], seeds)
     return out
+
+
+def seed_summary(lr: str, seeds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One budget's entry of :func:`budget_test_metrics` from its per-seed picks.
+
+    Args:
+        lr: the rate the picks were trained at (as text).
+        seeds: one ``{"epoch", "step", "seconds", "val", "test": {metric: value}}`` per seed,
+            at least one; every seed carries the first one's test metrics.
+
+    Returns:
+        ``{"lr", "n_seeds", "test": {metric: mean}, "test_min", "test_max", "per_seed"}``.
+    """
+    metrics = seeds[0]["test"].keys()
+    return {
+        "lr": lr,
+        "n_seeds": len(seeds),
+        "test": {m: float(sum(s["test"][m] for s in seeds) / len(seeds)) for m in metrics},
+        "test_min": {m: float(min(s["test"][m] for s in seeds)) for m in metrics},
+        "test_max": {m: float(max(s["test"][m] for s in seeds)) for m in metrics},
+        "per_seed": seeds,
+    }
