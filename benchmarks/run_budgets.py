@@ -14,8 +14,8 @@ against the baseline label's. It reads ``metrics.jsonl``; it trains nothing.
 
 prints a markdown table and writes the JSON (and a .md beside it). ``--merge LABEL JSON`` adds
 the per-seed picks a label had in an earlier run of this script, for runs whose directories are
-gone (a fresh machine) or were made elsewhere: a label with new runs too pools both seed sets,
-at the budgets both reach::
+gone (a fresh machine) or were made elsewhere (a third word names the label there, if it
+differs): a label with new runs too pools both seed sets, at the budgets both reach::
 
     python benchmarks/run_budgets.py --baseline sigmoid-prior \\
         --merge sigmoid-prior docs/results/x/budgets.json \\
@@ -79,23 +79,23 @@ def budget_table(
 
 
 def merge_table(
-    table: dict[str, dict[str, dict]], merges: list[tuple[str, Path]]
+    table: dict[str, dict[str, dict]], merges: list[tuple[str, Path, str]]
 ) -> dict[str, dict[str, dict]]:
-    """``table`` with each (label, earlier JSON) pair's per-seed picks pooled into that label.
+    """``table`` with each (label, earlier JSON, label there)'s per-seed picks pooled into label.
 
     A label only in the earlier JSON is taken whole; one in both keeps the budgets both reach,
     with the earlier seeds first. Picks made at different rates are not pooled.
     """
     out = dict(table)
-    for label, path in merges:
+    for label, path, label_there in merges:
         try:
-            earlier = json.loads(path.read_text())["budgets"][label]
+            earlier = json.loads(path.read_text())["budgets"][label_there]
         except OSError as e:
             raise SystemExit(f"{path}: cannot read ({e})") from None
         except (json.JSONDecodeError, TypeError) as e:
             raise SystemExit(f"{path}: not a run_budgets JSON ({e})") from None
         except KeyError:
-            raise SystemExit(f"{path}: has no label {label!r} under 'budgets'") from None
+            raise SystemExit(f"{path}: has no label {label_there!r} under 'budgets'") from None
         if label not in out:
             out[label] = earlier
             continue
@@ -153,10 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--merge",
-        nargs=2,
+        nargs="+",
         action="append",
         default=[],
-        metavar=("LABEL", "JSON"),
+        metavar="LABEL JSON [LABEL_THERE]",
         help="add the label's per-seed picks from an earlier --json of this script",
     )
     ap.add_argument("--baseline", required=True)
@@ -172,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--budgets {args.budgets!r}: expected integers like 1,2,3") from None
     if not args.run and not args.merge:
         ap.error("give at least one --run or --merge")
-    merges = [(label, Path(path)) for label, path in args.merge]
+    merges = []
+    for words in args.merge:
+        if len(words) not in (2, 3):
+            ap.error(f"--merge takes LABEL JSON [LABEL_THERE], got {len(words)} words: {words}")
+        merges.append((words[0], Path(words[1]), words[-1] if len(words) == 3 else words[0]))
     table = budget_table(runs, args.baseline, budgets, require_baseline=not merges)
     table = merge_table(table, merges)
     if args.baseline not in table:
@@ -185,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "baseline": args.baseline,
                 "runs": {k: [str(p) for p in v] for k, v in runs.items()},
-                "merged": [[label, str(path)] for label, path in merges],
+                "merged": [[label, str(path), there] for label, path, there in merges],
                 "budgets": table,
             },
         )

@@ -70,23 +70,25 @@ def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
     argv = ["--baseline", "a", "--run", "a", str(runs[0]), "--budgets", "1,2", "--json", str(first)]
     assert script["main"](argv) == 0
     merged = script["merge_table"](
-        script["budget_table"]({"a": [runs[1]]}, "a", [1, 2]), [("a", first)]
+        script["budget_table"]({"a": [runs[1]]}, "a", [1, 2]), [("a", first, "a")]
     )
     for e in ("1", "2"):
         assert merged["a"][e]["n_seeds"] == 2
         assert merged["a"][e]["test"]["MAP@100"] == pytest.approx(both["a"][e]["test"]["MAP@100"])
         assert merged["a"][e]["per_seed"] == both["a"][e]["per_seed"]
-    # A label only in the JSON is taken whole, and can be the baseline.
+    # A label only in the JSON is taken whole, under a new name, and can be the baseline.
     second = tmp_path / "second.json"
-    argv = ["--baseline", "a", "--merge", "a", str(first), "--run", "b", str(runs[1])]
+    argv = ["--baseline", "base", "--merge", "base", str(first), "a", "--run", "b", str(runs[1])]
     assert script["main"]([*argv, "--budgets", "1,2", "--json", str(second)]) == 0
     table = json.loads(second.read_text())["budgets"]
-    assert table["a"]["2"]["per_seed"] == both["a"]["2"]["per_seed"][:1]
+    assert table["base"]["2"]["per_seed"] == both["a"]["2"]["per_seed"][:1]
     assert table["b"]["2"]["per_seed"] == both["a"]["2"]["per_seed"][1:]
     with pytest.raises(SystemExit, match=r"first.json: has no label 'c'"):
-        script["merge_table"]({}, [("c", first)])
+        script["merge_table"]({}, [("a", first, "c")])
     earlier = json.loads(first.read_text())
     earlier["budgets"]["a"]["2"]["lr"] = "0.003"
     first.write_text(json.dumps(earlier))
     with pytest.raises(SystemExit, match=r"'a' at 2 epochs was picked at rate 0.003"):
-        script["merge_table"](both, [("a", first)])
+        script["merge_table"](both, [("a", first, "a")])
+    with pytest.raises(SystemExit):  # argparse: one line on stderr, exit 2
+        script["main"](["--baseline", "a", "--merge", "a"])
