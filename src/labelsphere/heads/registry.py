@@ -129,7 +129,8 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
         HeadEntry(
             "embedding-slow-scale",
             "embedding-learned-prior with its temperature (scale) learned at 0.3x the rate: "
-            "a slower warm-up that overfits later (docs/paper_regime.md, session 12)",
+            "a slower warm-up that overfits later; the default since session 14 "
+            "(docs/paper_regime.md)",
             EmbeddingHead,
             defaults=_frozen(
                 {"learn_embeddings": True, "bias": True, "prior_bias": True, "scale_lr_scale": 0.3}
