@@ -55,8 +55,9 @@ _EMBEDDING_ARGS = {"n_components", "random_state"}
 # The label embedding dimension d of a head whose name does not set its own.
 DEFAULT_N_COMPONENTS = 256
 # The head a run trains when none is named: the one that won where it was measured
-# (docs/paper_regime.md; docs/scale.md says when the fixed-PMI ``embedding`` head is the one).
-DEFAULT_HEAD = "embedding-learned-prior"
+# (docs/paper_regime.md, "The default head" and session 14; docs/scale.md says when the
+# fixed-PMI ``embedding`` head is the one).
+DEFAULT_HEAD = "embedding-slow-scale"
 
 
 def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -128,7 +129,8 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
         HeadEntry(
             "embedding-slow-scale",
             "embedding-learned-prior with its temperature (scale) learned at 0.3x the rate: "
-            "a slower warm-up that overfits later (docs/paper_regime.md, session 12)",
+            "a slower warm-up that overfits later; the default since session 14 "
+            "(docs/paper_regime.md)",
             EmbeddingHead,
             defaults=_frozen(
                 {"learn_embeddings": True, "bias": True, "prior_bias": True, "scale_lr_scale": 0.3}
