@@ -78,6 +78,31 @@ def budget_table(
     return out
 
 
+def _earlier_label(path: Path, label: str) -> dict[str, dict]:
+    """One label's ``{budget: entry}`` from an earlier --json, its shape checked field by field."""
+    try:
+        budgets = json.loads(path.read_text())["budgets"]
+    except OSError as e:
+        raise SystemExit(f"{path}: cannot read ({e})") from None
+    except (json.JSONDecodeError, TypeError, KeyError) as e:
+        raise SystemExit(f"{path}: not a run_budgets JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(budgets, dict) or label not in budgets:
+        raise SystemExit(f"{path}: has no label {label!r} under 'budgets'")
+    row = budgets[label]
+    for e, entry in row.items() if isinstance(row, dict) else [("?", None)]:
+        where = f"{path}: budgets.{label}.{e}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("per_seed"), list):
+            raise SystemExit(f"{where}: expected an entry with 'lr' and a 'per_seed' list")
+        if "lr" not in entry or not entry["per_seed"]:
+            raise SystemExit(f"{where}: expected an entry with 'lr' and a 'per_seed' list")
+        for i, seed in enumerate(entry["per_seed"]):
+            if not isinstance(seed, dict) or not isinstance(seed.get("test"), dict):
+                raise SystemExit(f"{where}.per_seed[{i}]: expected a pick with 'test' metrics")
+            if not all(isinstance(v, (int, float)) for v in seed["test"].values()):
+                raise SystemExit(f"{where}.per_seed[{i}].test: every metric must be a number")
+    return row
+
+
 def merge_table(
     table: dict[str, dict[str, dict]], merges: list[tuple[str, Path, str]]
 ) -> dict[str, dict[str, dict]]:
@@ -88,14 +113,7 @@ def merge_table(
     """
     out = dict(table)
     for label, path, label_there in merges:
-        try:
-            earlier = json.loads(path.read_text())["budgets"][label_there]
-        except OSError as e:
-            raise SystemExit(f"{path}: cannot read ({e})") from None
-        except (json.JSONDecodeError, TypeError) as e:
-            raise SystemExit(f"{path}: not a run_budgets JSON ({e})") from None
-        except KeyError:
-            raise SystemExit(f"{path}: has no label {label_there!r} under 'budgets'") from None
+        earlier = _earlier_label(path, label_there)
         if label not in out:
             out[label] = earlier
             continue

@@ -92,3 +92,15 @@ def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
         script["merge_table"](both, [("a", first, "a")])
     with pytest.raises(SystemExit):  # argparse: one line on stderr, exit 2
         script["main"](["--baseline", "a", "--merge", "a"])
+    # A malformed earlier JSON is one line naming the file and the field, not a traceback.
+    earlier["budgets"]["a"]["2"]["per_seed"][0]["test"]["MAP@100"] = "high"
+    first.write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match=r"first.json: budgets.a.2.per_seed\[0\].test: every"):
+        script["merge_table"](both, [("a", first, "a")])
+    del earlier["budgets"]["a"]["1"]["per_seed"]
+    first.write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match=r"first.json: budgets.a.1: expected an entry"):
+        script["merge_table"](both, [("a", first, "a")])
+    first.write_text("[1, 2]")
+    with pytest.raises(SystemExit, match=r"first.json: not a run_budgets JSON"):
+        script["merge_table"](both, [("a", first, "a")])
