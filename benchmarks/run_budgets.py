@@ -21,6 +21,12 @@ differs): a label with new runs too pools both seed sets, at the budgets both re
         --merge sigmoid-prior docs/results/x/budgets.json \\
         --merge default docs/results/x/budgets.json \\
         --run default runs/z/runs/embedding-learned-prior/lr=0.001/seed=1 ...
+
+The JSON may also be a ``compare`` report's ``results.json``, whose heads' ``budget_test``
+rows hold the same per-seed picks (LABEL_THERE is then the head's name there). Picks are pooled
+at the budgets both sides reach at the same rate (each run's ``config.json`` records its rate;
+JSONs written before rates were recorded say ``one``, which matches any); a budget picked at
+another rate there is left out of the pooled row, and a line on stderr says so.
 """
 
 from __future__ import annotations
@@ -57,6 +63,20 @@ def _history(run: Path) -> list[dict]:
     return history
 
 
+def _rate(dirs: list[Path]) -> str:
+    """The runs' common learning rate as compare writes it (``0.001``), or ``one`` if unrecorded."""
+    rates = set()
+    for run in dirs:
+        config = run / "config.json" if run.is_dir() else run.with_name("config.json")
+        try:
+            rates.add(f"{float(json.loads(config.read_text())['lr']):g}")
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+            return "one"
+    if len(rates) > 1:
+        raise SystemExit(f"runs of one label must share a rate, got {sorted(rates)}: {dirs}")
+    return rates.pop()
+
+
 def budget_table(
     runs: dict[str, list[Path]],
     baseline: str,
@@ -65,41 +85,51 @@ def budget_table(
     require_baseline: bool = True,
 ) -> dict[str, dict[str, dict]]:
     """``{label: {budget: budget_test_metrics' entry}}`` for every label and budget its runs reach."""
-    picks = {str(e): {"lr": "one"} for e in budgets}
     out = {}
     for label, dirs in runs.items():
         histories = [_history(d) for d in dirs]
+        lr = _rate(dirs)
         reached = {
-            e: p for e, p in picks.items() if all(h[-1]["epoch"] >= int(e) for h in histories)
+            str(e): {"lr": lr} for e in budgets if all(h[-1]["epoch"] >= e for h in histories)
         }
-        out[label] = budget_test_metrics({"one": histories}, reached, key)
+        out[label] = budget_test_metrics({lr: histories}, reached, key)
     if require_baseline and baseline not in out:
         raise SystemExit(f"--baseline {baseline!r} is not one of the --run labels {sorted(out)}")
     return out
 
 
 def _earlier_label(path: Path, label: str) -> dict[str, dict]:
-    """One label's ``{budget: entry}`` from an earlier --json, its shape checked field by field."""
+    """One label's ``{budget: entry}`` from an earlier --json or a compare ``results.json``,
+    its shape checked field by field."""
     try:
-        budgets = json.loads(path.read_text())["budgets"]
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and "heads" in data:  # compare's results.json
+            heads = data["heads"]
+            if not isinstance(heads, dict) or label not in heads:
+                raise SystemExit(f"{path}: has no head {label!r} under 'heads'")
+            row, where = heads[label]["budget_test"], f"heads.{label}.budget_test"
+        else:
+            budgets = data["budgets"]
+            if not isinstance(budgets, dict) or label not in budgets:
+                raise SystemExit(f"{path}: has no label {label!r} under 'budgets'")
+            row, where = budgets[label], f"budgets.{label}"
     except OSError as e:
         raise SystemExit(f"{path}: cannot read ({e})") from None
     except (json.JSONDecodeError, TypeError, KeyError) as e:
-        raise SystemExit(f"{path}: not a run_budgets JSON ({type(e).__name__}: {e})") from None
-    if not isinstance(budgets, dict) or label not in budgets:
-        raise SystemExit(f"{path}: has no label {label!r} under 'budgets'")
-    row = budgets[label]
+        raise SystemExit(
+            f"{path}: not a run_budgets JSON or compare results.json ({type(e).__name__}: {e})"
+        ) from None
     for e, entry in row.items() if isinstance(row, dict) else [("?", None)]:
-        where = f"{path}: budgets.{label}.{e}"
+        at = f"{path}: {where}.{e}"
         if not isinstance(entry, dict) or not isinstance(entry.get("per_seed"), list):
-            raise SystemExit(f"{where}: expected an entry with 'lr' and a 'per_seed' list")
+            raise SystemExit(f"{at}: expected an entry with 'lr' and a 'per_seed' list")
         if "lr" not in entry or not entry["per_seed"]:
-            raise SystemExit(f"{where}: expected an entry with 'lr' and a 'per_seed' list")
+            raise SystemExit(f"{at}: expected an entry with 'lr' and a 'per_seed' list")
         for i, seed in enumerate(entry["per_seed"]):
             if not isinstance(seed, dict) or not isinstance(seed.get("test"), dict):
-                raise SystemExit(f"{where}.per_seed[{i}]: expected a pick with 'test' metrics")
+                raise SystemExit(f"{at}.per_seed[{i}]: expected a pick with 'test' metrics")
             if not all(isinstance(v, (int, float)) for v in seed["test"].values()):
-                raise SystemExit(f"{where}.per_seed[{i}].test: every metric must be a number")
+                raise SystemExit(f"{at}.per_seed[{i}].test: every metric must be a number")
     return row
 
 
@@ -108,8 +138,9 @@ def merge_table(
 ) -> dict[str, dict[str, dict]]:
     """``table`` with each (label, earlier JSON, label there)'s per-seed picks pooled into label.
 
-    A label only in the earlier JSON is taken whole; one in both keeps the budgets both reach,
-    with the earlier seeds first. Picks made at different rates are not pooled.
+    A label only in the earlier JSON is taken whole; one in both keeps the budgets both reach
+    at the same rate, with the earlier seeds first. A budget picked at another rate there is left
+    out (a line on stderr names it); if no budget is left, that is an error.
     """
     out = dict(table)
     for label, path, label_there in merges:
@@ -117,18 +148,35 @@ def merge_table(
         if label not in out:
             out[label] = earlier
             continue
-        merged = {}
+        merged, other_rate = {}, []
         for e, now in out[label].items():
             if e not in earlier:
                 continue
-            if earlier[e]["lr"] != now["lr"]:
-                raise SystemExit(
-                    f"{path}: {label!r} at {e} epochs was picked at rate {earlier[e]['lr']}, "
-                    f"the new runs at {now['lr']}"
-                )
-            merged[e] = seed_summary(now["lr"], [*earlier[e]["per_seed"], *now["per_seed"]])
+            lr = _same_rate(str(earlier[e]["lr"]), str(now["lr"]))
+            if lr is None:
+                other_rate.append(f"{e} ({earlier[e]['lr']} there, {now['lr']} here)")
+                continue
+            merged[e] = seed_summary(lr, [*earlier[e]["per_seed"], *now["per_seed"]])
+        if other_rate:
+            print(
+                f"{path}: {label!r} left out at budgets picked at other rates: "
+                + ", ".join(other_rate),
+                file=sys.stderr,
+            )
+        if not merged:
+            raise SystemExit(
+                f"{path}: {label!r} shares no budget at one rate with the new runs"
+                + (f" (other rates at {', '.join(other_rate)})" if other_rate else "")
+            )
         out[label] = merged
     return out
+
+
+def _same_rate(a: str, b: str) -> str | None:
+    """The rate two picks share (``one``, unrecorded, matches any), or None if they differ."""
+    if a == "one" or b == "one":
+        return b if a == "one" else a
+    return a if float(a) == float(b) else None
 
 
 def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int]) -> str:

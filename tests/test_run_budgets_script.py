@@ -53,7 +53,7 @@ def test_a_broken_history_is_one_line_naming_the_file_and_line(tmp_path):
         script["budget_table"]({"a": [run]}, "a", [1])
 
 
-def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
+def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir, capsys):
     tr = load_dataset("bibtex", split="train", data_dir=data_dir).subset(np.arange(512))
     va = load_dataset("bibtex", split="test", data_dir=data_dir).subset(np.arange(200))
     runs = []
@@ -86,10 +86,22 @@ def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
     with pytest.raises(SystemExit, match=r"first.json: has no label 'c'"):
         script["merge_table"]({}, [("a", first, "c")])
     earlier = json.loads(first.read_text())
+    assert {entry["lr"] for entry in earlier["budgets"]["a"].values()} == {"0.001"}  # config.json's
+    # A budget picked at another rate there is left out, with a line saying so; none left: an error.
     earlier["budgets"]["a"]["2"]["lr"] = "0.003"
     first.write_text(json.dumps(earlier))
-    with pytest.raises(SystemExit, match=r"'a' at 2 epochs was picked at rate 0.003"):
+    pooled = script["merge_table"](both, [("a", first, "a")])
+    assert set(pooled["a"]) == {"1"} and pooled["a"]["1"]["n_seeds"] == 3
+    assert (
+        "'a' left out at budgets picked at other rates: 2 (0.003 there" in capsys.readouterr().err
+    )
+    earlier["budgets"]["a"]["1"]["lr"] = "0.0003"
+    first.write_text(json.dumps(earlier))
+    with pytest.raises(SystemExit, match=r"'a' shares no budget at one rate with the new runs"):
         script["merge_table"](both, [("a", first, "a")])
+    earlier["budgets"]["a"]["1"]["lr"] = "one"  # written before rates were recorded: matches any
+    first.write_text(json.dumps(earlier))
+    assert script["merge_table"](both, [("a", first, "a")])["a"]["1"]["lr"] == "0.001"
     with pytest.raises(SystemExit):  # argparse: one line on stderr, exit 2
         script["main"](["--baseline", "a", "--merge", "a"])
     # A malformed earlier JSON is one line naming the file and the field, not a traceback.
@@ -102,5 +114,26 @@ def test_merge_pools_an_earlier_jsons_seeds_with_new_runs(tmp_path, data_dir):
     with pytest.raises(SystemExit, match=r"first.json: budgets.a.1: expected an entry"):
         script["merge_table"](both, [("a", first, "a")])
     first.write_text("[1, 2]")
-    with pytest.raises(SystemExit, match=r"first.json: not a run_budgets JSON"):
+    with pytest.raises(SystemExit, match=r"first.json: not a run_budgets JSON or compare"):
         script["merge_table"](both, [("a", first, "a")])
+
+
+def test_merge_reads_a_compare_reports_per_seed_picks(tmp_path, data_dir):
+    """A committed compare results.json (end to end on iconify, seed 0) pools with new runs."""
+    report = ROOT / "docs" / "results" / "iconify-e2e-20k-s12" / "results.json"
+    there = json.loads(report.read_text())["heads"]["embedding-slow-scale"]["budget_test"]
+    script = runpy.run_path(str(ROOT / "benchmarks" / "run_budgets.py"))
+    whole = script["merge_table"]({}, [("slow", report, "embedding-slow-scale")])
+    assert whole["slow"] == there and there["10"]["lr"] == "0.003" and there["1"]["lr"] == "0.001"
+    tr = load_dataset("bibtex", split="train", data_dir=data_dir).subset(np.arange(512))
+    va = load_dataset("bibtex", split="test", data_dir=data_dir).subset(np.arange(200))
+    cfg = TrainConfig(head="sigmoid-prior", hidden=(32,), epochs=2, batch_size=64, lr=1e-3)
+    train(cfg, tr, va, tmp_path / "run", progress=False, test_data=va)
+    new = script["budget_table"]({"slow": [tmp_path / "run"]}, "slow", [1, 2, 10])
+    pooled = script["merge_table"](new, [("slow", report, "embedding-slow-scale")])["slow"]
+    assert set(pooled) == {"1", "2"}  # 10 epochs: the new run stops at 2
+    for e in ("1", "2"):
+        assert pooled[e]["lr"] == "0.001" and pooled[e]["n_seeds"] == 2
+        assert pooled[e]["per_seed"] == [*there[e]["per_seed"], *new["slow"][e]["per_seed"]]
+    with pytest.raises(SystemExit, match=r"results.json: has no head 'softmax' under 'heads'"):
+        script["merge_table"]({}, [("x", report, "softmax")])
