@@ -179,6 +179,29 @@ def _same_rate(a: str, b: str) -> str | None:
     return a if float(a) == float(b) else None
 
 
+def pick_table(
+    table: dict[str, dict[str, dict]], picks: list[list[str]]
+) -> dict[str, dict[str, dict]]:
+    """``table`` with a row per ``[new label, label, label...]``: at each budget, the entry of
+    the label (one head at one rate each) whose first seed validated best, as ``compare``
+    re-tunes the rate per budget on seed 0's validation, among the labels that reach it.
+    """
+    out = dict(table)
+    for new, *labels in picks:
+        missing = [label for label in labels if label not in table]
+        if missing:
+            raise SystemExit(f"--pick {new!r}: no label {missing[0]!r} among {sorted(table)}")
+        reached = set.union(*(set(table[label]) for label in labels))
+        out[new] = {
+            e: max(
+                (table[label][e] for label in labels if e in table[label]),
+                key=lambda r: r["per_seed"][0]["val"],
+            )
+            for e in sorted(reached, key=int)
+        }
+    return out
+
+
 def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int]) -> str:
     last = str(budgets[-1])
     head = " | ".join(f"{e} ep" for e in budgets)
@@ -200,7 +223,8 @@ def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int
                 else ""
             )
             cells.append(f"{v:.4f}{ratio}")
-        n = max((r["n_seeds"] for r in row.values()), default=0)
+        counts = sorted({r["n_seeds"] for r in row.values()})
+        n = "–".join(map(str, counts[:: max(len(counts) - 1, 1)])) if counts else "0"
         p1 = f"{row[last]['test']['P@1'] * 100:.2f}" if last in row else "—"
         p5 = f"{row[last]['test']['P@5']:.4f}" if last in row else "—"
         lines.append(f"| {label} | {n} | {' | '.join(cells)} | {p1} | {p5} |")
@@ -225,6 +249,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL JSON [LABEL_THERE]",
         help="add the label's per-seed picks from an earlier --json of this script",
     )
+    ap.add_argument(
+        "--pick",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar="NEW_LABEL LABEL",
+        help="a row re-tuned per budget: of the labels (one head's rates), the entry whose "
+        "first seed validated best",
+    )
     ap.add_argument("--baseline", required=True)
     ap.add_argument("--budgets", default="1,2,3,5,10")
     ap.add_argument("--json", type=Path)
@@ -245,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         merges.append((words[0], Path(words[1]), words[-1] if len(words) == 3 else words[0]))
     table = budget_table(runs, args.baseline, budgets, require_baseline=not merges)
     table = merge_table(table, merges)
+    for words in args.pick:
+        if len(words) < 3:
+            ap.error(f"--pick takes NEW_LABEL and at least two labels, got {words}")
+    table = pick_table(table, args.pick)
     if args.baseline not in table:
         raise SystemExit(f"--baseline {args.baseline!r} is not one of the labels {sorted(table)}")
     text = markdown(table, args.baseline, budgets)
@@ -256,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 "baseline": args.baseline,
                 "runs": {k: [str(p) for p in v] for k, v in runs.items()},
                 "merged": [[label, str(path), there] for label, path, there in merges],
+                "picked": args.pick,
                 "budgets": table,
             },
         )

@@ -137,3 +137,26 @@ def test_merge_reads_a_compare_reports_per_seed_picks(tmp_path, data_dir):
         assert pooled[e]["per_seed"] == [*there[e]["per_seed"], *new["slow"][e]["per_seed"]]
     with pytest.raises(SystemExit, match=r"results.json: has no head 'softmax' under 'heads'"):
         script["merge_table"]({}, [("x", report, "softmax")])
+
+
+def test_pick_retunes_the_rate_per_budget_on_the_first_seeds_validation():
+    """The full iconify set's slow head at two rates (3 seeds each, committed): the rate seed 0
+    validated best is 1e-3 up to 3 epochs and 3e-4 from 5, as paper_regime.md reads it."""
+    report = ROOT / "docs" / "results" / "iconify-frozen-full-s14" / "budgets.json"
+    script = runpy.run_path(str(ROOT / "benchmarks" / "run_budgets.py"))
+    labels = ["embedding-slow-scale (1e-3)", "embedding-slow-scale (3e-4)"]
+    table = script["merge_table"]({}, [(label, report, label) for label in labels])
+    picked = script["pick_table"](table, [["tuned", *labels]])["tuned"]
+    assert list(picked) == ["1", "2", "3", "5", "10"]
+    for e, label in zip(picked, [labels[0]] * 3 + [labels[1]] * 2, strict=True):
+        assert picked[e] == table[label][e]
+        other = table[labels[label == labels[0]]][e]
+        assert picked[e]["per_seed"][0]["val"] > other["per_seed"][0]["val"]
+    ratios = [
+        picked[e]["test"]["MAP@100"]
+        / json.loads(report.read_text())["budgets"]["sigmoid-prior (1e-3)"][e]["test"]["MAP@100"]
+        for e in picked
+    ]
+    assert [f"{r:.3f}" for r in ratios] == ["1.051", "1.041", "1.029", "1.026", "1.052"]
+    with pytest.raises(SystemExit, match=r"--pick 'tuned': no label 'x'"):
+        script["pick_table"](table, [["tuned", labels[0], "x"]])
