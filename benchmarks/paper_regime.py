@@ -9,7 +9,9 @@ settings, the feature sets rerun with the prior-bias baseline) and writes, nothi
   validation MAP@100, and the wall-clock of its runs;
 * the data-scaling plot: the default head's test MAP@100 over the baseline's, against the
   number of training samples, from these runs and the earlier nested-subset sweeps
-  (``docs/benchmarks/data_scaling_*.json``, whose baseline is the plain sigmoid head).
+  (``docs/benchmarks/data_scaling_*.json``, whose baseline is the plain sigmoid head), and
+  points from ``benchmarks/run_budgets.py``'s JSON (``--budgets-json``: runs pooled across lanes
+  or machines, whose comparison has no single ``results.json``).
 
     python benchmarks/paper_regime.py runs/iconify-frozen-40k runs/iconify-e2e-8k \\
         --md docs/benchmarks/paper_regime.md --json docs/benchmarks/paper_regime.json \\
@@ -208,6 +210,32 @@ def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[st
     return pts
 
 
+def budgets_point(path: Path, label: str, baseline: str, n_train: int, source: str) -> dict:
+    """A scaling point from ``benchmarks/run_budgets.py``'s JSON: ``label``'s test MAP@100 over
+    ``baseline``'s at each budget (the largest budget both reach is the point's ratio)."""
+    try:
+        budgets = json.loads(path.read_text())["budgets"]
+        row, base = budgets[label], budgets[baseline]
+        ratios = {
+            e: row[e]["test"]["MAP@100"] / base[e]["test"]["MAP@100"] for e in row if e in base
+        }
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ZeroDivisionError) as e:
+        raise SystemExit(f"{path}: no budgets for {label!r} and {baseline!r} ({e!r})") from None
+    if not ratios:
+        raise SystemExit(f"{path}: {label!r} and {baseline!r} share no budget")
+    last = max(ratios, key=int)
+    return {
+        "source": source,
+        "n_train": n_train,
+        "epochs": int(last),
+        "ratio": ratios[last],
+        "ratio_1_epoch": ratios.get("1"),
+        "ratio_3_epochs": ratios.get("3"),
+        "ratio_5_epochs": ratios.get("5"),
+        "baseline": baseline,
+    }
+
+
 def plot(points: list[dict[str, Any]], head: str, png: Path) -> None:
     import matplotlib
 
@@ -305,7 +333,15 @@ def plot_by_budget(points: list[dict[str, Any]], head: str, png: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dirs", nargs="+", type=Path, help="compare output directories")
+    ap.add_argument("dirs", nargs="*", type=Path, help="compare output directories")
+    ap.add_argument(
+        "--budgets-json",
+        nargs=5,
+        action="append",
+        default=[],
+        metavar=("JSON", "LABEL", "BASELINE", "N_TRAIN", "SOURCE"),
+        help="a scaling point from benchmarks/run_budgets.py's JSON (runs pooled across lanes)",
+    )
     ap.add_argument(
         "--head",
         default="embedding",
@@ -320,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the plot's colours are budgets and its markers sources (fewer legend entries)",
     )
     a = ap.parse_args(argv)
+    if not a.dirs and not a.budgets_json:
+        ap.error("give compare directories or --budgets-json")
     missing = [d for d in a.dirs if not (d / "results.json").is_file()]
     if missing:
         print(f"error: no results.json in {', '.join(map(str, missing))}", file=sys.stderr)
@@ -328,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(comparisons)
     print(text)
     points = scaling_points(comparisons, a.head)
+    for path, label, baseline, n_train, source in a.budgets_json:
+        if not n_train.isdigit():
+            ap.error(f"--budgets-json {path}: N_TRAIN must be a count, got {n_train!r}")
+        points.append(budgets_point(Path(path), label, baseline, int(n_train), source))
     from labelsphere.artifacts import atomic_write_text, write_json
 
     if a.md:

@@ -43,3 +43,24 @@ def test_nested_subset_sweeps_are_divided_by_their_own_baseline():
     assert [p["n_train"] for p in bib] == [439, 1098, 2196, 4392]
     assert {p["baseline"] for p in bib} == {"sigmoid-prior"}
     assert all(0.9 < p["ratio"] < 1.05 for p in bib)
+
+
+def test_a_run_budgets_json_gives_a_point_at_its_largest_budget(tmp_path):
+    script = _script()
+    path = ROOT / "docs" / "results" / "iconify-frozen-full-s14" / "budgets.json"
+    label, base = "embedding-slow-scale, rate per budget", "sigmoid-prior (1e-3)"
+    p = script.budgets_point(path, label, base, 260706, "iconify-icons (frozen)")
+    assert p["epochs"] == 10 and p["n_train"] == 260706 and p["baseline"] == base
+    assert [f"{p[k]:.3f}" for k in ("ratio_1_epoch", "ratio_3_epochs", "ratio_5_epochs")] == [
+        "1.051",
+        "1.029",
+        "1.026",
+    ]
+    assert f"{p['ratio']:.3f}" == "1.052"
+    with pytest.raises(SystemExit, match=r"budgets.json: no budgets for 'softmax'"):
+        script.budgets_point(path, "softmax", base, 1, "x")
+    png = tmp_path / "scaling.png"
+    argv = ["--budgets-json", str(path), label, base, "260706", "iconify-icons (frozen)"]
+    assert script.main([*argv, "--png", str(png)]) == 0 and png.stat().st_size > 0
+    with pytest.raises(SystemExit):  # argparse: N_TRAIN must be a count
+        script.main(["--budgets-json", str(path), label, base, "many", "x"])
