@@ -9,22 +9,18 @@
 cd "$(dirname "$0")/../../.."  # the repository root
 B=runs/s17-100k-base/runs/sigmoid-prior
 S=runs/s17-100k-slow/runs/embedding-slow-scale
-python benchmarks/run_budgets.py --baseline "sigmoid-prior (1e-3)" \
-  --run "sigmoid-prior (3e-4)" $B/lr=0.0003/seed=0 \
-  --run "sigmoid-prior (1e-3)" $B/lr=0.001/seed=0 \
-  --run "sigmoid-prior (1e-3)" $B/lr=0.001/seed=1 \
-  --run "sigmoid-prior (1e-3)" $B/lr=0.001/seed=2 \
-  --run "sigmoid-prior (3e-3)" $B/lr=0.003/seed=0 \
-  --run "embedding-slow-scale (1e-4)" $S/lr=0.0001/seed=0 \
-  --run "embedding-slow-scale (3e-4)" $S/lr=0.0003/seed=0 \
-  --run "embedding-slow-scale (3e-4)" $S/lr=0.0003/seed=1 \
-  --run "embedding-slow-scale (3e-4)" $S/lr=0.0003/seed=2 \
-  --run "embedding-slow-scale (1e-3)" $S/lr=0.001/seed=0 \
-  --run "embedding-slow-scale (1e-3)" $S/lr=0.001/seed=1 \
-  --run "embedding-slow-scale (1e-3)" $S/lr=0.001/seed=2 \
+runs=()  # one --run per seed: LABEL RUN_DIR SEEDS...
+add() { for k in "${@:3}"; do runs+=(--run "$1" "$2/seed=$k"); done; }
+add "sigmoid-prior (3e-4)" $B/lr=0.0003 0
+add "sigmoid-prior (1e-3)" $B/lr=0.001 0 1 2
+add "sigmoid-prior (3e-3)" $B/lr=0.003 0
+add "embedding-slow-scale (1e-4)" $S/lr=0.0001 0
+add "embedding-slow-scale (3e-4)" $S/lr=0.0003 0 1 2
+add "embedding-slow-scale (1e-3)" $S/lr=0.001 0 1 2
+add "sigmoid-prior, cosine (1e-3), seed 0" runs/s17-100k-base-cos/runs/sigmoid-prior/lr=0.001 0
+add "sigmoid-prior, cosine (3e-3), seed 0" runs/s17-100k-base-cos/runs/sigmoid-prior/lr=0.003 0
+add "embedding-slow-scale, cosine (1e-3), seed 0" runs/s17-100k-slow-cos/runs/embedding-slow-scale/lr=0.001 0
+add "embedding-slow-scale, cosine (3e-3), seed 0" runs/s17-100k-slow-cos/runs/embedding-slow-scale/lr=0.003 0
+python benchmarks/run_budgets.py --baseline "sigmoid-prior (1e-3)" "${runs[@]}" \
   --pick "embedding-slow-scale, rate per budget" "embedding-slow-scale (1e-4)" "embedding-slow-scale (3e-4)" "embedding-slow-scale (1e-3)" \
-  --run "sigmoid-prior, cosine (1e-3), seed 0" runs/s17-100k-base-cos/runs/sigmoid-prior/lr=0.001/seed=0 \
-  --run "sigmoid-prior, cosine (3e-3), seed 0" runs/s17-100k-base-cos/runs/sigmoid-prior/lr=0.003/seed=0 \
-  --run "embedding-slow-scale, cosine (1e-3), seed 0" runs/s17-100k-slow-cos/runs/embedding-slow-scale/lr=0.001/seed=0 \
-  --run "embedding-slow-scale, cosine (3e-3), seed 0" runs/s17-100k-slow-cos/runs/embedding-slow-scale/lr=0.003/seed=0 \
   --budgets ${1:-1,2,3,5,10} --json docs/results/iconify-frozen-100k-s17/budgets.json
