@@ -202,12 +202,19 @@ def pick_table(
     return out
 
 
-def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int]) -> str:
+def markdown(
+    table: dict[str, dict[str, dict]],
+    baseline: str,
+    budgets: list[int],
+    metrics: tuple[str, ...] = ("P@1", "P@5"),
+) -> str:
+    """The table of MAP@100 per budget (ratio to the baseline), then ``metrics`` at the last."""
     last = str(budgets[-1])
     head = " | ".join(f"{e} ep" for e in budgets)
+    at_last = " | ".join(f"{m} (%) at {last}" if m == "P@1" else f"{m} at {last}" for m in metrics)
     lines = [
-        f"| head | seeds | {head} | P@1 (%) at {last} | P@5 at {last} |",
-        "|---" * (len(budgets) + 4) + "|",
+        f"| head | seeds | {head} | {at_last} |",
+        "|---" * (len(budgets) + 2 + len(metrics)) + "|",
     ]
     base = table[baseline]
     for label, row in table.items():
@@ -225,9 +232,10 @@ def markdown(table: dict[str, dict[str, dict]], baseline: str, budgets: list[int
             cells.append(f"{v:.4f}{ratio}")
         counts = sorted({r["n_seeds"] for r in row.values()})
         n = "–".join(map(str, counts[:: max(len(counts) - 1, 1)])) if counts else "0"
-        p1 = f"{row[last]['test']['P@1'] * 100:.2f}" if last in row else "—"
-        p5 = f"{row[last]['test']['P@5']:.4f}" if last in row else "—"
-        lines.append(f"| {label} | {n} | {' | '.join(cells)} | {p1} | {p5} |")
+        for m in metrics:
+            v = row[last]["test"].get(m) if last in row else None
+            cells.append("—" if v is None else f"{v * 100:.2f}" if m == "P@1" else f"{v:.4f}")
+        lines.append(f"| {label} | {n} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -260,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--baseline", required=True)
     ap.add_argument("--budgets", default="1,2,3,5,10")
+    ap.add_argument(
+        "--metrics",
+        default="P@1,P@5",
+        help="test metrics shown at the last budget, comma-separated (mAP, PSP@5, nDCG@5, ...)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     runs: dict[str, list[Path]] = {}
@@ -284,7 +297,12 @@ def main(argv: list[str] | None = None) -> int:
     table = pick_table(table, args.pick)
     if args.baseline not in table:
         raise SystemExit(f"--baseline {args.baseline!r} is not one of the labels {sorted(table)}")
-    text = markdown(table, args.baseline, budgets)
+    metrics = tuple(args.metrics.split(","))
+    recorded = {m for row in table.values() for entry in row.values() for m in entry["test"]}
+    unknown = [m for m in metrics if m not in recorded]
+    if unknown:
+        raise SystemExit(f"--metrics: no run records {unknown[0]!r} (recorded: {sorted(recorded)})")
+    text = markdown(table, args.baseline, budgets, metrics)
     print(text)
     if args.json:
         write_json(

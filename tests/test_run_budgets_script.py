@@ -39,6 +39,14 @@ def test_budgets_read_the_best_validation_record_within_each(tmp_path, data_dir)
     assert f"({ratio:.3f}×)" in text and "| — |" in text
     with pytest.raises(SystemExit, match="not one of"):
         script["budget_table"](runs, "softmax", [1])
+    text = script["markdown"](table, "sigmoid-prior", [1, 2], ("mAP", "PSP@5"))
+    assert "| mAP at 2 | PSP@5 at 2 |" in text
+    assert f"| {table['sigmoid-prior']['2']['test']['PSP@5']:.4f} |" in text
+    argv = ["--baseline", "sigmoid-prior", "--budgets", "1,2"]
+    for head, (run,) in runs.items():
+        argv += ["--run", head, str(run)]
+    with pytest.raises(SystemExit, match="--metrics: no run records 'PSP5'"):
+        script["main"]([*argv, "--metrics", "mAP,PSP5"])
 
 
 def test_a_broken_history_is_one_line_naming_the_file_and_line(tmp_path):
