@@ -7,8 +7,8 @@
 # rate was picked for (a constant rate's first e epochs are the e-epoch run). The baseline and the
 # old default have 3 seeds at every budget's pick in session 5's iconify-frozen-40k-g-S; the default
 # (embedding-slow-scale) has 3 seeds at 1e-3 from session 12 (iconify-frozen-40k-slow-scale), and
-# seed 0 at 3e-4, 3e-3 and 9e-3 plus seeds 1-2 at 3e-3 (3 epochs) from here; embedding-paper below. The runs:
-# /work/exp/s18/r40.sh, i.e. `labelsphere compare iconify-icons --dataset-option max_icons=40000
+# seed 0 at 3e-4, 3e-3 and 9e-3 plus seeds 1-2 at 3e-3 (3 epochs) from here; embedding-paper below. Each run is
+# one `labelsphere compare iconify-icons --dataset-option max_icons=40000
 # --image-size 96 --epochs E --batch-size 256 --lrs R --extend-grid 0 --seeds 3 --only-seed K
 # --threads 1 --heads H --baseline H --out runs/s18-40k/TAG-Eep`.
 cd "$(dirname "$0")/../../.."  # the repository root
