@@ -239,3 +239,27 @@ def test_head_lr_scales_train_the_label_table_and_the_scale_at_their_own_rates(t
         TrainConfig(head="embedding", head_options={"label_lr_scale": 0.5})
     with pytest.raises(ValueError, match="scale_lr_scale"):
         TrainConfig(head="embedding", head_options={"scale_lr_scale": 0})
+
+
+def test_max_scale_caps_the_learned_temperature_and_training_records_it(tmp_path, bibtex):
+    """Each evaluation records the head's scale; with max_scale it stops there, scores included."""
+    tr, va = bibtex
+
+    def scales(**opts: float) -> tuple[list[float], float]:
+        cfg = _config(head="embedding-learned", head_options=opts, epochs=1, eval_every=8)
+        out = tmp_path / "_".join(f"{k}{v}" for k, v in opts.items())
+        result = train(cfg, tr, va, out, progress=False)
+        _, factor = load_model(out / "model")[0].head.index_keys()
+        return [rec["head"]["scale"] for rec in result.history], factor
+
+    # Started low, the scale rises on this data (3.0 -> 3.9 over the epoch).
+    free, free_factor = scales(scale=3.0, scale_lr_scale=10.0)
+    capped, capped_factor = scales(scale=3.0, scale_lr_scale=10.0, max_scale=3.5)
+    assert len(free) == len(capped) >= 3
+    assert free[-1] > 3.7 and free_factor == pytest.approx(free[-1], rel=1e-5)
+    assert max(capped) == pytest.approx(3.5) and capped_factor == pytest.approx(3.5)
+    assert capped[0] == pytest.approx(free[0])  # the same warm-up below the cap
+    with pytest.raises(ValueError, match="max_scale"):
+        TrainConfig(head="embedding", head_options={"max_scale": 0})
+    with pytest.raises(ValueError, match="max_scale needs a score-based loss"):
+        TrainConfig(head="embedding-paper", head_options={"max_scale": 20})

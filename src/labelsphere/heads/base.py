@@ -5,7 +5,8 @@
 * ``head.scores(outputs)``: one score per label (B, L), higher is better, for ranking;
 * ``head.initialize(label_counts, n_samples)``: data-dependent initialisation before training;
 * ``head.prepare(Y)``: training statistics the loss reads (not saved with the model);
-* ``head.lr_scales()``: learning-rate multipliers of some of its parameters.
+* ``head.lr_scales()``: learning-rate multipliers of some of its parameters;
+* ``head.diagnostics()``: scalars training records with each evaluation (a learned temperature).
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class MultiLabelHead(nn.Module):
         """Learning-rate multipliers by parameter name (relative to the head); the rest get 1.
 
         Training puts each multiplied parameter in its own optimizer group at ``lr * scale``.
+        """
+        return {}
+
+    def diagnostics(self) -> dict[str, float]:
+        """Scalars worth following through training, such as a learned temperature; none here.
+
+        Training records them with each evaluation, under ``"head"`` in ``metrics.jsonl``.
         """
         return {}
 

@@ -83,6 +83,9 @@ class EmbeddingHead(MultiLabelHead):
             Adam moves a parameter by about its learning rate per step, so ``log(scale)``
             moves at most ``lr * steps``: at lr 3e-4 it takes 3 epochs of the full iconify set
             to go from 10 to 25, while the trained heads there settle at 35-40.
+        max_scale: an upper bound on the learned scale (``None``: none). The scale learns as
+            before up to it, then stays there: the warm-up of ``scale_lr_scale=1`` without
+            the sharpening that follows it. Only for the score-based losses.
 
     Shape:
         - forward: (B, F) -> (B, d).
@@ -109,6 +112,7 @@ class EmbeddingHead(MultiLabelHead):
         pick_all: bool = False,
         label_lr_scale: float = 1.0,
         scale_lr_scale: float = 1.0,
+        max_scale: float | None = None,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -124,6 +128,10 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError("embedding_dtype other than float32 is for fixed embeddings")
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
+        if max_scale is not None and not (isinstance(max_scale, int | float) and max_scale > 0):
+            raise ValueError(f"max_scale must be a number > 0 or None, got {max_scale!r}")
+        if max_scale is not None and loss in ("cosine", "mse"):
+            raise ValueError(f"max_scale needs a score-based loss; loss={loss!r} has no scale")
         if bias and loss in ("cosine", "mse"):
             raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
         if prior_bias and not bias:
@@ -153,6 +161,7 @@ class EmbeddingHead(MultiLabelHead):
         self.pick_all = bool(pick_all)
         self.label_lr_scale = float(label_lr_scale)
         self.scale_lr_scale = float(scale_lr_scale)
+        self.max_scale = None if max_scale is None else float(max_scale)
         self._cooccurrence: sp.csr_matrix | None = None
         self.loss_kind = loss
         self.similarity = similarity
@@ -178,6 +187,17 @@ class EmbeddingHead(MultiLabelHead):
         scales = {"embeddings": self.label_lr_scale, "log_scale": self.scale_lr_scale}
         return {name: s for name, s in scales.items() if s != 1}
 
+    def _scale(self) -> Tensor:
+        """The scale (inverse temperature) the scores use: ``exp(log_scale)``, capped."""
+        scale = self.log_scale.exp()
+        # Above the cap the clamp passes no gradient: the scale stays where it crossed.
+        return scale if self.max_scale is None else scale.clamp(max=self.max_scale)
+
+    def diagnostics(self) -> dict[str, float]:
+        if self.loss_kind in ("cosine", "mse"):
+            return {}
+        return {"scale": float(self._scale().detach())}
+
     def targets(self, labels: Tensor) -> Tensor:
         """Unit-norm targets (B, d) from multi-hot labels (B, L); empty label sets give zeros."""
         s = label_matmul(labels, self.embeddings)
@@ -196,7 +216,7 @@ class EmbeddingHead(MultiLabelHead):
         # Score-based losses see the unit-normalised output so the learnable scale alone sets
         # the temperature; eps keeps a zero output finite.
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
-        logits = self.log_scale.exp() * (z @ self._keys().T)
+        logits = self._scale() * (z @ self._keys().T)
         return logits if self.bias is None else logits + self.bias
 
     def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
@@ -268,7 +288,7 @@ class EmbeddingHead(MultiLabelHead):
         return chunked_softmax_loss(
             z,
             keys,
-            self.log_scale.exp(),
+            self._scale(),
             self.bias,
             targets,
             self.label_chunk,
@@ -284,7 +304,7 @@ class EmbeddingHead(MultiLabelHead):
         learned bias rides along as one more coordinate (queries get a 1 there).
         """
         scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
-        factor = float(self.log_scale.detach().exp()) if scored else 1.0
+        factor = float(self._scale().detach()) if scored else 1.0
         keys = self._keys().detach()
         if self.bias is not None:
             keys = torch.cat([keys, (self.bias.detach() / factor)[:, None]], dim=1)

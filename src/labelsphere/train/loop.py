@@ -338,6 +338,8 @@ def _train(
                 m = evaluate_model(model, val_data.X, val_data.Y, device, propensities)
                 model.train()
                 rec = {"step": step, "epoch": step / spe, "seconds": seconds, "loss": running, **m}
+                if diagnostics := model.head.diagnostics():
+                    rec["head"] = diagnostics
                 if test_data is not None:
                     t_test = time.perf_counter()
                     rec["test"] = evaluate_model(
