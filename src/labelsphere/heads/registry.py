@@ -139,6 +139,18 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             n_components=512,
         ),
         HeadEntry(
+            "embedding-scale-cap",
+            "embedding-learned-prior with its temperature (scale) learned at the full rate up to "
+            "15 and held there: the fast warm-up without the sharpening that overfits "
+            "(session 19, docs/paper_regime.md)",
+            EmbeddingHead,
+            defaults=_frozen(
+                {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
+            ),
+            basis="pmi",
+            n_components=512,
+        ),
+        HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
             EmbeddingHead,
