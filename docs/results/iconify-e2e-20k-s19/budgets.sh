@@ -39,5 +39,16 @@ args+=(--merge "embedding-paper (1e-3)" $J "embedding-paper (1e-3), seed 0"
        --run "embedding-paper (3e-4), seed 0" $R/paper03/$P/lr=0.0003/seed=0
        --pick "embedding-paper, rate per budget" "embedding-paper (1e-3)" "embedding-paper (3e-3)"
          "embedding-paper (9e-3), seed 0" "embedding-paper (3e-4), seed 0")
+# embedding-scale-cap (embedding-learned-prior[max_scale=15], the cap chosen on frozen 40k, not
+# re-tuned here): seed 0 over the default's grid {1e-3, 3e-3} (cap15-1e-3, cap15-3e-3, 10 epochs),
+# then seeds 1-2 at its picks, 1e-3 to 5 epochs (cap15-1e-3-5ep) and 3e-3 to 10 (cap15-3e-3-10ep)
+C=runs/embedding-learned-prior_max_scale=15
+args+=(--run "cap 15 (1e-3)" $R/cap15-1e-3/$C/lr=0.001/seed=0
+       --run "cap 15 (1e-3)" $R/cap15-1e-3-5ep/$C/lr=0.001/seed=1
+       --run "cap 15 (1e-3)" $R/cap15-1e-3-5ep/$C/lr=0.001/seed=2
+       --run "cap 15 (3e-3)" $R/cap15-3e-3/$C/lr=0.003/seed=0
+       --run "cap 15 (3e-3)" $R/cap15-3e-3-10ep/$C/lr=0.003/seed=1
+       --run "cap 15 (3e-3)" $R/cap15-3e-3-10ep/$C/lr=0.003/seed=2
+       --pick "embedding-scale-cap, rate per budget" "cap 15 (1e-3)" "cap 15 (3e-3)")
 python benchmarks/run_budgets.py "${args[@]}" --metrics P@1,P@5,mAP,PSP@5 \
   --budgets ${1:-1,2,3,5,10} --json docs/results/iconify-e2e-20k-s19/budgets.json
