@@ -2,7 +2,8 @@
 
     run_dir/
       config.json      the TrainConfig
-      metrics.jsonl    one JSON line per validation evaluation (step, epoch, seconds, loss, metrics)
+      metrics.jsonl    one JSON line per validation evaluation (step, epoch, seconds, loss, metrics;
+                       "head": the head's diagnostics, such as a learned temperature)
       checkpoints/     step-N/ (weights, optimizer, state) and latest.json (see checkpoint.py)
       model/           the best model by validation MAP@100 (see model_dir.py), for Predictor
       result.json      written once, at the end: best evaluation, steps, seconds, complete, peak RSS
