@@ -64,7 +64,7 @@ def test_every_entry_point_defaults_to_the_same_head_and_baseline():
     from labelsphere.train import train_dataset
 
     # The head that won where measured (docs/paper_regime.md) against the fair baseline.
-    assert DEFAULT_HEAD == "embedding-slow-scale" == TrainConfig().head
+    assert DEFAULT_HEAD == "embedding-scale-cap" == TrainConfig().head
     assert inspect.signature(train_dataset).parameters["head"].default == DEFAULT_HEAD
     params = inspect.signature(compare_dataset).parameters
     assert params["heads"].default == (DEFAULT_HEAD, "sigmoid-prior")

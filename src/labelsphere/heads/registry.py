@@ -57,7 +57,7 @@ DEFAULT_N_COMPONENTS = 256
 # The head a run trains when none is named: the one that won where it was measured
 # (docs/paper_regime.md, "The default head" and session 14; docs/scale.md says when the
 # fixed-PMI ``embedding`` head is the one).
-DEFAULT_HEAD = "embedding-slow-scale"
+DEFAULT_HEAD = "embedding-scale-cap"
 
 
 def _frozen(d: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -129,7 +129,7 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
         HeadEntry(
             "embedding-slow-scale",
             "embedding-learned-prior with its temperature (scale) learned at 0.3x the rate: "
-            "a slower warm-up that overfits later; the default since session 14 "
+            "a slower warm-up that overfits later; the default in sessions 14-18 "
             "(docs/paper_regime.md)",
             EmbeddingHead,
             defaults=_frozen(
@@ -141,8 +141,8 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
         HeadEntry(
             "embedding-scale-cap",
             "embedding-learned-prior with its temperature (scale) learned at the full rate up to "
-            "15 and held there: the fast warm-up without the sharpening that overfits "
-            "(session 19, docs/paper_regime.md)",
+            "15 and held there: the fast warm-up without the sharpening that overfits; "
+            "the default since session 19 (docs/paper_regime.md)",
             EmbeddingHead,
             defaults=_frozen(
                 {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
