@@ -90,6 +90,19 @@ class HeadEntry:
     n_components: int = DEFAULT_N_COMPONENTS
 
 
+def _learned_prior(name: str, description: str, **options: Any) -> HeadEntry:
+    """A head of the ``embedding-learned-prior`` family: the PMI label table learned at d = 512,
+    a per-label bias started at the label priors, and ``options`` on top."""
+    return HeadEntry(
+        name,
+        description,
+        EmbeddingHead,
+        defaults=_frozen({"learn_embeddings": True, "bias": True, "prior_bias": True, **options}),
+        basis="pmi",
+        n_components=512,
+    )
+
+
 HEAD_REGISTRY: dict[str, HeadEntry] = {
     e.name: e
     for e in (
@@ -106,49 +119,30 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             defaults=_frozen({"learn_embeddings": True}),
             basis="pmi",
         ),
-        HeadEntry(
+        _learned_prior(
             "embedding-learned-prior",
             "embedding-learned at d=512 with a per-label bias started at the label priors "
             "(the frozen iconify-icons winner)",
-            EmbeddingHead,
-            defaults=_frozen({"learn_embeddings": True, "bias": True, "prior_bias": True}),
-            basis="pmi",
-            n_components=512,
         ),
-        HeadEntry(
+        _learned_prior(
             "embedding-pal",
             "embedding-learned-prior with the pick-all-labels softmax: each positive its own term, "
             "consistent for precision@k (Menon et al., 2019)",
-            EmbeddingHead,
-            defaults=_frozen(
-                {"learn_embeddings": True, "bias": True, "prior_bias": True, "pick_all": True}
-            ),
-            basis="pmi",
-            n_components=512,
+            pick_all=True,
         ),
-        HeadEntry(
+        _learned_prior(
             "embedding-slow-scale",
             "embedding-learned-prior with its temperature (scale) learned at 0.3x the rate: "
             "a slower warm-up that overfits later; the default in sessions 14-18 "
             "(docs/paper_regime.md)",
-            EmbeddingHead,
-            defaults=_frozen(
-                {"learn_embeddings": True, "bias": True, "prior_bias": True, "scale_lr_scale": 0.3}
-            ),
-            basis="pmi",
-            n_components=512,
+            scale_lr_scale=0.3,
         ),
-        HeadEntry(
+        _learned_prior(
             "embedding-scale-cap",
             "embedding-learned-prior with its temperature (scale) learned at the full rate up to "
             "15 and held there: the fast warm-up without the sharpening that overfits; "
             "the default since session 19 (docs/paper_regime.md)",
-            EmbeddingHead,
-            defaults=_frozen(
-                {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
-            ),
-            basis="pmi",
-            n_components=512,
+            max_scale=15.0,
         ),
         HeadEntry(
             "embedding-glas",
