@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."  # the repository root
 DATA=${1:-${LABELSPHERE_DATA:-../shared/data}}
 OUT=${2:-runs/gpu-e2e-224}
 SIZE=${SIZE:-224}
-HEADS=${HEADS:-sigmoid-prior,embedding-slow-scale,hybrid[loss=softmax],softmax,embedding-learned-prior,embedding,embedding-paper}
+HEADS=${HEADS:-sigmoid-prior,embedding-scale-cap,hybrid[loss=softmax],softmax,embedding-slow-scale,embedding,embedding-paper}
 if [[ ${DEVICE:-cuda} == cuda ]] && ! python -c "import torch, sys; sys.exit(not torch.cuda.is_available())"; then
   echo "gpu_e2e_224.sh: DEVICE=cuda but torch sees no GPU (set DEVICE=cpu to run here anyway)" >&2
   exit 2
