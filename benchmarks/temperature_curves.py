@@ -48,20 +48,21 @@ def read_curve(run: Path) -> dict[str, list[float]]:
 
 
 def markdown(curves: dict[str, dict[str, list[float]]]) -> str:
-    """One row per epoch of the longest run: each label's validation MAP@100 (scale)."""
+    """One row per epoch any run evaluated at: each label's validation MAP@100 (scale) there."""
     labels = list(curves)
-    longest = max(curves.values(), key=lambda c: len(c["epoch"]))
+    at = {
+        label: {e: (m, sc) for e, m, sc in zip(c["epoch"], c["MAP@100"], c["scale"], strict=True)}
+        for label, c in curves.items()
+    }
     lines = [
         "| epoch | " + " | ".join(labels) + " |",
         "|---|" + "---|" * len(labels),
     ]
-    for i, epoch in enumerate(longest["epoch"]):
-        cells = []
-        for label in labels:
-            c = curves[label]
-            cells.append(
-                f"{c['MAP@100'][i]:.4f} ({c['scale'][i]:.1f})" if i < len(c["epoch"]) else "—"
-            )
+    for epoch in sorted(set().union(*at.values())):
+        cells = [
+            f"{at[label][epoch][0]:.4f} ({at[label][epoch][1]:.1f})" if epoch in at[label] else "—"
+            for label in labels
+        ]
         lines.append(f"| {epoch:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

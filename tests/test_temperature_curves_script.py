@@ -34,3 +34,8 @@ def test_curves_read_each_evaluation_and_refuse_runs_without_a_scale(tmp_path, d
     assert first_row.startswith(f"| 1 | {history[0]['MAP@100']:.4f} (")
     with pytest.raises(SystemExit, match=r"metrics.jsonl:1: expected JSON with .*'scale'"):
         script["main"](["--run", "sigmoid", str(tmp_path / "sigmoid-prior")])
+    # Runs that evaluate at different epochs line up by epoch, not by position.
+    table = script["markdown"](
+        {"a": curve, "b": {"epoch": [2.0], "MAP@100": [0.5], "scale": [12.0]}}
+    ).splitlines()
+    assert table[2].endswith(" | — |") and table[3].endswith(" | 0.5000 (12.0) |")
