@@ -210,6 +210,23 @@ def scaling_points(comparisons: list[dict[str, Any]], head: str) -> list[dict[st
     return pts
 
 
+def points_markdown(points: list[dict[str, Any]]) -> str:
+    """The scaling points as a table, smallest training set first."""
+    out = [
+        "Ratio of test MAP@100 to the baseline's, by training-set size:",
+        "",
+        "| source | train samples | baseline | 1 ep | 3 ep | 5 ep | largest budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for p in sorted(points, key=lambda p: (p["n_train"], p["source"])):
+        cells = [_f(p.get(k), ".3f") for k in ("ratio_1_epoch", "ratio_3_epochs", "ratio_5_epochs")]
+        last = f"{p['ratio']:.3f} ({p['epochs']} ep)" if "epochs" in p else f"{p['ratio']:.3f}"
+        out.append(
+            f"| {p['source']} | {p['n_train']:,} | {p['baseline']} | {' | '.join(cells)} | {last} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def budgets_point(path: Path, label: str, baseline: str, n_train: int, source: str) -> dict:
     """A scaling point from ``benchmarks/run_budgets.py``'s JSON: ``label``'s test MAP@100 over
     ``baseline``'s at each budget (the largest budget both reach is the point's ratio)."""
@@ -370,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         if not n_train.isdigit():
             ap.error(f"--budgets-json {path}: N_TRAIN must be a count, got {n_train!r}")
         points.append(budgets_point(Path(path), label, baseline, int(n_train), source))
+    if points:
+        text = f"{text}\n{points_markdown(points)}" if text else points_markdown(points)
+        print(points_markdown(points))
     from labelsphere.artifacts import atomic_write_text, write_json
 
     if a.md:

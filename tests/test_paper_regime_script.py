@@ -61,6 +61,10 @@ def test_a_run_budgets_json_gives_a_point_at_its_largest_budget(tmp_path):
         script.budgets_point(path, "softmax", base, 1, "x")
     png = tmp_path / "scaling.png"
     argv = ["--budgets-json", str(path), label, base, "260706", "iconify-icons (frozen)"]
-    assert script.main([*argv, "--png", str(png)]) == 0 and png.stat().st_size > 0
+    md = tmp_path / "scaling.md"
+    assert script.main([*argv, "--png", str(png), "--md", str(md)]) == 0
+    assert png.stat().st_size > 0
+    row = "| iconify-icons (frozen) | 260,706 | sigmoid-prior (1e-3) | 1.051 | 1.029 | 1.026 | 1.052 (10 ep) |"
+    assert row in md.read_text().splitlines()
     with pytest.raises(SystemExit):  # argparse: N_TRAIN must be a count
         script.main(["--budgets-json", str(path), label, base, "many", "x"])
