@@ -388,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--budgets-json {path}: N_TRAIN must be a count, got {n_train!r}")
         points.append(budgets_point(Path(path), label, baseline, int(n_train), source))
     if points:
-        text = f"{text}\n{points_markdown(points)}" if text else points_markdown(points)
-        print(points_markdown(points))
+        table = points_markdown(points)
+        print(table)
+        text = f"{text}\n{table}" if text else table
     from labelsphere.artifacts import atomic_write_text, write_json
 
     if a.md:
