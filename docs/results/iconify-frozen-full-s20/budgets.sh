@@ -25,5 +25,6 @@ D=$N/cap25-1e-3/runs/embedding-scale-cap_max_scale=25/lr=0.001/seed=0
 [ -f "$D/metrics.jsonl" ] && RUNS+=(--run "cap 25 (1e-3), seed 0" "$D")
 python benchmarks/run_budgets.py --baseline "sigmoid-prior (1e-3)" --merge "sigmoid-prior (1e-3)" $J \
   --merge "embedding-slow-scale (previous default), rate per budget" $J "embedding-slow-scale, rate per budget" \
-  --pick "embedding-scale-cap, rate per budget" "cap 15 (1e-3)" "cap 15 (3e-4)" "${RUNS[@]}" \
+  "${RUNS[@]}" \
+  --pick "embedding-scale-cap, rate per budget" "cap 15 (1e-3)" "cap 15 (3e-4)" \
   --metrics P@1,P@5,PSP@5 --budgets ${1:-1,2,3,5,10} --json docs/results/iconify-frozen-full-s20/budgets.json
