@@ -336,3 +336,62 @@ def test_bad_shapes():
         evaluate(Y_HAND, ranked=R_HAND, ks=(1,), map_k=100)  # MAP@100 needs all 5 labels
     with pytest.raises(ValueError, match="at least 3"):
         propensity_scores(np.ones((2, 3)))
+
+
+# ---------------------------------------------------------------------------- frequency bands
+def test_bands_match_a_loop_over_bibtex_pairs(bibtex_test, data_dir):
+    from labelsphere.data import load_dataset
+    from labelsphere.metrics import metrics_by_frequency_band
+
+    Y, S = bibtex_test
+    counts = np.asarray(load_dataset("bibtex", "train", data_dir).Y.sum(axis=0)).ravel()
+    edges = [0, 30, 60, 120, 300]
+    ranked, _ = topk(S, 10)
+    rows = metrics_by_frequency_band(Y, ranked, counts, edges, ks=(1, 10), scores=S)
+    assert [r["band"] for r in rows] == ["0-29", "30-59", "60-119", "120-299", "300+"]
+    Yd = Y.toarray()
+    band = np.searchsorted(edges, counts, side="right") - 1
+    for b, row in enumerate(rows):
+        assert row["n_labels"] == int((band == b).sum())
+        for k in (1, 10):
+            found = total = slots = 0
+            for i in range(Yd.shape[0]):
+                for j in np.flatnonzero(Yd[i]):
+                    if band[j] == b:
+                        total += 1
+                        found += int(j in ranked[i, :k])
+                slots += int(sum(band[j] == b for j in ranked[i, :k]))
+            assert row[f"R@{k}"] == pytest.approx(found / total)
+            assert row[f"top-{k} share"] == pytest.approx(slots / (k * Yd.shape[0]))
+        cols = [j for j in np.flatnonzero(band == b) if Yd[:, j].any()]
+        assert row["n_test_labels"] == len(cols)
+        want = np.mean([average_precision_score(Yd[:, j], S[:, j]) for j in cols])
+        assert row["mAP"] == pytest.approx(want)
+    # With every label in a band, the bands add up to the whole.
+    share = np.array([r["positives_share"] for r in rows])
+    assert share.sum() == pytest.approx(1.0)
+    assert sum(r["top-10 share"] for r in rows) == pytest.approx(1.0)
+    micro = sum(s * r["R@10"] for s, r in zip(share, rows, strict=True))
+    hits = sum(int(np.isin(ranked[i], np.flatnonzero(Yd[i])).sum()) for i in range(len(Yd)))
+    assert micro == pytest.approx(hits / Yd.sum())
+
+
+def test_bands_reject_bad_edges_counts_and_rankings():
+    from labelsphere.metrics import metrics_by_frequency_band
+
+    Y = np.array([[1, 0, 1], [0, 1, 0]])
+    R = np.array([[0, 1, 2], [0, 1, 2]])
+    c = np.array([5, 1, 1])
+    with pytest.raises(ValueError, match="edges must be increasing"):
+        metrics_by_frequency_band(Y, R, c, [10, 5])
+    with pytest.raises(ValueError, match="train_counts must have shape"):
+        metrics_by_frequency_band(Y, R, c[:2], [1])
+    with pytest.raises(ValueError, match="needs the top 3 labels"):
+        metrics_by_frequency_band(Y, R[:, :2], c, [1], ks=(3,))
+    with pytest.raises(ValueError, match="ks must be >= 1"):
+        metrics_by_frequency_band(Y, R, c, [1], ks=(0,))
+    # Labels below the first edge are in no band; a band without test pairs has NaN recall.
+    (row,) = metrics_by_frequency_band(Y, R, c, [2], ks=(1,))
+    assert row["n_labels"] == 1 and row["positives_share"] == pytest.approx(1 / 3)
+    (row,) = metrics_by_frequency_band(np.array([[0, 1, 0]]), R[:1], c, [2], ks=(1,))
+    assert math.isnan(row["R@1"]) and row["top-1 share"] == 1.0

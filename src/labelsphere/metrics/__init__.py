@@ -1,4 +1,5 @@
-"""Evaluation metrics for multi-label ranking: P@k, R@k, nDCG@k, MAP@k, PSP@k, per-label AP, mAP.
+"""Evaluation metrics for multi-label ranking: P@k, R@k, nDCG@k, MAP@k, PSP@k, per-label AP, mAP, and
+recall by training-frequency band.
 
 Inputs
 ------
@@ -35,6 +36,7 @@ one binary search of ``row * L + label`` keys in the sorted CSR keys, and everyt
 array arithmetic on the resulting (n, k) hit matrix.
 """
 
+from labelsphere.metrics._bands import metrics_by_frequency_band
 from labelsphere.metrics._evaluate import evaluate
 from labelsphere.metrics._label_ap import average_precision_per_label, mean_average_precision
 from labelsphere.metrics._propensity import propensities_from_counts, propensity_scores, psp_at_k
@@ -45,6 +47,7 @@ __all__ = [
     "evaluate",
     "map_at_k",
     "mean_average_precision",
+    "metrics_by_frequency_band",
     "ndcg_at_k",
     "precision_at_k",
     "propensities_from_counts",
