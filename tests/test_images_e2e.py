@@ -77,6 +77,10 @@ def test_train_then_predict_on_real_photos(tmp_path, coco_items, mode):
     got = json.loads(r.output[r.output.index("{") :])
     assert got == pytest.approx(json.loads((run / "test_metrics.json").read_text()), abs=1e-6)
     assert {"MAP@100", "P@1", "PSP@5"} <= set(got)
+    if mode == "--frozen":
+        # The saved backbone keys the cache as training's did: evaluate read training's features
+        # instead of computing (and caching) them again under a second key.
+        assert len([d for d in (tmp_path / "cache").iterdir() if d.is_dir()]) == 1
 
 
 def test_predict_reports_an_unreadable_image(tmp_path, coco_items):

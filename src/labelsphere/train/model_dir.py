@@ -407,9 +407,17 @@ def load_feature_extractor(directory: Path, meta: dict[str, Any] | None = None) 
         )
     weights = directory / "feature_extractor.safetensors"
     try:
-        return create_backbone(info["name"], weights, data_config=info["data_config"])
+        backbone = create_backbone(info["name"], weights, data_config=info["data_config"])
     except (ValueError, OSError, KeyError) as e:  # unknown name, missing or unfitting weights
         message = str(e)
         if str(weights) in message or str(directory) in message:
             raise
         raise _naming(directory / "model.json", "feature_extractor", e) from None
+    # The saved file fingerprints differently from the file training loaded the same weights
+    # from, so the loaded backbone would miss every feature training cached. When the file is
+    # byte for byte the one saved with this model.json (its checksum), its weights are those
+    # of the recorded weights_id, and the backbone takes that id to share the cache.
+    saved = (meta.get(CHECKSUMS) or {}).get(weights.name)
+    if isinstance(info.get("weights_id"), str) and saved == backbone.weights_id:
+        backbone.weights_id = info["weights_id"]
+    return backbone
