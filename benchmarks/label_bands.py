@@ -16,7 +16,6 @@ the JSON (and the table beside it as .md) and a PNG. It trains nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from labelsphere.artifacts import atomic_write, atomic_write_text, write_json
+from labelsphere.data import parse_dataset_options
 from labelsphere.decode import topk
 from labelsphere.metrics import metrics_by_frequency_band
 from labelsphere.predict import Predictor, load_split
@@ -135,15 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path)
     ap.add_argument("--png", type=Path)
     a = ap.parse_args(argv)
-    options: dict[str, Any] = {}
-    for pair in a.dataset_option:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"--dataset-option: expected KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
+    try:
+        options = parse_dataset_options(a.dataset_option)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     runs = [(label, Path(d)) for label, d in a.run]
     try:
         rows = band_rows(runs, a.dataset, a.data_dir, _edges(a.edges), options, a.cache_dir)

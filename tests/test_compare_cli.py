@@ -272,6 +272,10 @@ def test_cli_errors_are_clear(tmp_path, data_dir):
         app, ["train", "bibtex", "--head", "embedding[oops]", "--data-dir", str(data_dir)]
     )
     assert r.exit_code == 2 and "key=value" in r.output
+    r = runner.invoke(
+        app, ["train", "bibtex", "--dataset-option", "=1", "--data-dir", str(data_dir)]
+    )
+    assert r.exit_code == 2 and "--dataset-option: expected KEY=VALUE, got '=1'" in r.output
     for choice, message in (("groups", "val_split must be one of"), ("grouped", "no groups")):
         r = runner.invoke(
             app, ["train", "bibtex", "--val-split", choice, "--data-dir", str(data_dir)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -149,16 +148,13 @@ def _images(
 
 def _dataset_options(pairs: list[str] | None) -> dict[str, Any]:
     """``["max_icons=40000", "seed=1"]`` -> ``{"max_icons": 40000, "seed": 1}`` (JSON values)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--dataset-option: expected KEY=VALUE, got {pair!r}")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value  # a bare string
-    return out
+    from labelsphere.data import parse_dataset_options
+
+    try:
+        return parse_dataset_options(pairs)
+    except ValueError as e:
+        _fail(str(e))
+        raise  # _fail exits; this keeps the type checker's return path honest
 
 
 def _items(

@@ -45,6 +45,7 @@ from labelsphere.data.registry import (
     DatasetEntry,
     dataset_splits,
     load_dataset,
+    parse_dataset_options,
 )
 from labelsphere.data.splits import VAL_SPLITS, hold_out_validation, train_val_test
 from labelsphere.labels import UnknownPolicy
@@ -64,6 +65,7 @@ __all__ = [
     "get_data_dir",
     "hold_out_validation",
     "load_dataset",
+    "parse_dataset_options",
     "read_features",
     "read_items",
     "read_mulan",

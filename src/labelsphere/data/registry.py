@@ -9,7 +9,8 @@ else. Nothing is ever downloaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +34,7 @@ __all__ = [
     "Loader",
     "dataset_splits",
     "load_dataset",
+    "parse_dataset_options",
 ]
 
 Loader = Callable[..., MultiLabelDataset]
@@ -188,6 +190,24 @@ def _entry(name: str) -> DatasetEntry:
     if entry is None:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     return entry
+
+
+def parse_dataset_options(pairs: Iterable[str] | None) -> dict[str, Any]:
+    """Loader options from ``KEY=VALUE`` strings, each value read as JSON (else a bare string).
+
+    >>> parse_dataset_options(["max_icons=40000", "seed=1", "split=test"])
+    {'max_icons': 40000, 'seed': 1, 'split': 'test'}
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--dataset-option: expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value  # a bare string
+    return out
 
 
 def dataset_splits(name: str) -> tuple[str, ...]:
