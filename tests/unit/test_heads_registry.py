@@ -70,6 +70,8 @@ def test_spec_keys_go_to_exactly_one_place():
     assert s.overrides == {"lr": 0.01, "hidden": (32,)}
     assert parse_head_spec("asl[gamma_neg=2]").head_options == {"gamma_neg": 2}
     assert parse_head_spec("hybrid[loss=softmax]").head_options == {"loss": "softmax"}
+    # One width needs no brackets.
+    assert parse_head_spec("sigmoid-prior[hidden=1024]").overrides == {"hidden": (1024,)}
 
 
 @pytest.mark.parametrize(
@@ -89,6 +91,8 @@ def test_spec_keys_go_to_exactly_one_place():
         ("sigmoid-prior[prior_bias=1]", "prior_bias must be of type bool, got 1"),
         ("embedding[scale=true]", "scale must be of type float, got True"),
         ("embedding[label_chunk=2.5]", "label_chunk must be of type int, got 2.5"),
+        ("sigmoid[hidden=1.5]", r"hidden must be layer widths, integers >= 1, got \[1.5\]"),
+        ("sigmoid[hidden=[64,0]]", r"hidden must be .*got \[64, 0\]"),
     ],
 )
 def test_a_bad_spec_fails_when_parsed_naming_the_key(spec, message):

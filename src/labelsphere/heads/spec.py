@@ -102,7 +102,9 @@ def parse_head_spec(spec: str) -> HeadSpec:
         key, raw = (t.strip() for t in item.split("=", 1))
         value = _value(raw)
         if key in config_keys:
-            out.overrides[key] = tuple(value) if key == "hidden" else value
+            if key == "hidden":  # one width (hidden=1024) or a list of them (hidden=[512,512])
+                value = tuple(value) if isinstance(value, list) else (value,)
+            out.overrides[key] = value
         elif key in head_keys:
             out.head_options[key] = value
         elif key in embedding_keys:

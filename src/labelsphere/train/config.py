@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,12 @@ class TrainConfig:
     sparse_targets: bool | None = None
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
+        hidden = tuple(self.hidden)
+        if not all(
+            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden
+        ):
+            raise ValueError(f"hidden must be layer widths, integers >= 1, got {list(hidden)}")
+        self.hidden = tuple(int(h) for h in hidden)
         if self.head not in HEAD_REGISTRY:
             raise ValueError(f"head must be one of {sorted(HEAD_REGISTRY)}, got {self.head!r}")
         check_options(self.head, self.head_options, self.embedding_options)
