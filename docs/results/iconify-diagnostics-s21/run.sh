@@ -1,7 +1,7 @@
 #!/bin/bash
 # Session 21: where the default embedding head gains and loses against the tuned prior-bias
-# sigmoid head, by training frequency of the label (benchmarks/label_bands.py), and whether a
-# post-hoc logit adjustment tuned on validation moves either (benchmarks/prior_adjustment.py).
+# sigmoid head, by training frequency of the label, and whether a post-hoc logit adjustment
+# tuned on validation moves either (both from benchmarks/label_diagnostics.py).
 # Frozen 96 px features, 10 epochs, one seed per head at the rate each picks at 10 epochs:
 # - 40k subset: sigmoid-prior at 1e-3, seed 1 (`labelsphere compare iconify-icons --data-dir
 #   ../shared/data --dataset-option max_icons=40000 --image-size 96 --batch-size 256
@@ -20,14 +20,12 @@ if [ "${1:-40k}" = 40k ]; then
   E=runs/s19-40k/cap15-1e-3-10ep/runs/embedding-learned-prior_max_scale=15/lr=0.001/seed=1/model
   A=(iconify-icons --data-dir ../shared/data --dataset-option max_icons=40000
      --run "sigmoid-prior (1e-3)" $S --run "embedding-scale-cap (1e-3)" $E)
-  python benchmarks/label_bands.py "${A[@]}" --edges $EDGES --json $OUT/bands-40k.json --png $OUT/bands-40k.png
-  python benchmarks/prior_adjustment.py "${A[@]}" --json $OUT/prior-40k.json
+  python benchmarks/label_diagnostics.py "${A[@]}" --edges $EDGES --json $OUT/40k.json --png $OUT/bands-40k.png
 fi
 if [ "${1:-full}" = full ]; then
   S=runs/s21-full/sigmoid-prior-1e-3/runs/sigmoid-prior/lr=0.001/seed=0/model
   E=runs/s20-full/cap15-3e-4/runs/embedding-scale-cap/lr=0.0003/seed=0/model
   A=(iconify-icons --data-dir ../shared/data --run "sigmoid-prior (1e-3)" $S
      --run "embedding-scale-cap (3e-4)" $E)
-  python benchmarks/label_bands.py "${A[@]}" --edges $EDGES --json $OUT/bands-full.json --png $OUT/bands-full.png
-  python benchmarks/prior_adjustment.py "${A[@]}" --json $OUT/prior-full.json
+  python benchmarks/label_diagnostics.py "${A[@]}" --edges $EDGES --json $OUT/full.json --png $OUT/bands-full.png
 fi

@@ -1,0 +1,82 @@
+"""benchmarks/label_diagnostics.py on real bibtex models trained here: frequency bands and the
+post-hoc prior adjustment."""
+
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelsphere.data import load_dataset
+from labelsphere.decode import topk
+from labelsphere.predict import Predictor
+from labelsphere.train import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADS = ("sigmoid-prior", "embedding-scale-cap")
+
+
+@pytest.fixture(scope="module")
+def diagnosed(tmp_path_factory, data_dir):
+    """Two heads trained on 600 bibtex items, and the script's JSON for them."""
+    root = tmp_path_factory.mktemp("models")
+    tr = load_dataset("bibtex", split="train", data_dir=data_dir).subset(np.arange(600))
+    va = load_dataset("bibtex", split="test", data_dir=data_dir).subset(np.arange(200))
+    for head in HEADS:
+        cfg = TrainConfig(head=head, n_components=16, hidden=(32,), epochs=2, batch_size=64)
+        train(cfg, tr, va, root / head, progress=False)
+    script = runpy.run_path(str(ROOT / "benchmarks" / "label_diagnostics.py"))
+    out = root / "d.json"
+    args = ["bibtex", "--data-dir", str(data_dir), "--edges", "0,10,30", "--taus", "0.3,1"]
+    for head in HEADS:
+        args += ["--run", head, str(root / head / "model")]
+    assert script["main"]([*args, "--json", str(out), "--png", str(root / "bands.png")]) == 0
+    return root, tr, script, json.loads(out.read_text())["runs"]
+
+
+def test_bands_come_from_the_saved_train_counts_and_add_up(diagnosed, data_dir):
+    root, tr, _, runs = diagnosed
+    counts = np.asarray(tr.Y.sum(axis=0)).ravel()
+    test = load_dataset("bibtex", split="test", data_dir=data_dir)
+    Y = test.Y.toarray()
+    for head, r in runs.items():
+        rs = r["bands"]
+        # The bands come from the model's own training counts (600 items), not the full train.
+        assert [b["n_labels"] for b in rs] == [
+            int(((counts >= lo) & (counts < hi)).sum()) for lo, hi in ((0, 10), (10, 30), (30, 1e9))
+        ]
+        # Over all bands, R@5 weighted by the bands' shares is the micro recall of the top 5.
+        scores, _ = Predictor.load(root / head / "model").scores(test.X)
+        ranked, _ = topk(scores, 5)
+        hits = np.take_along_axis(Y, ranked, axis=1).sum()
+        assert sum(b["positives_share"] * b["R@5"] for b in rs) == pytest.approx(hits / Y.sum())
+    table = (root / "d.md").read_text().splitlines()
+    assert table[2].startswith("| 0-9 | ") and "(×)" in table[0]
+    assert (root / "bands.png").stat().st_size > 10_000
+
+
+def test_prior_adjustment_reproduces_the_model_at_zero_and_picks_on_validation(diagnosed, data_dir):
+    root, _, _, runs = diagnosed
+    test = load_dataset("bibtex", split="test", data_dir=data_dir)
+    for head, r in runs.items():
+        assert r["taus"] == [0.0, 0.3, 1.0]  # tau 0 is always measured
+        want = Predictor.load(root / head / "model").evaluate(test)
+        assert r["test"][0]["MAP@100"] == pytest.approx(want["MAP@100"])
+        assert r["test"][0]["PSP@5"] == pytest.approx(want["PSP@5"])
+        val = [row["MAP@100"] for row in r["val"]]
+        assert r["picked_tau"] == r["taus"][val.index(max(val))]
+        assert len({row["P@1"] for row in r["test"]}) > 1  # tau changes the ranking
+    assert "**" in (root / "d.md").read_text()
+
+
+def test_bad_arguments_end_in_one_line(diagnosed, tmp_path, data_dir):
+    main = diagnosed[2]["main"]
+    with pytest.raises(SystemExit, match="--edges: expected comma-separated numbers"):
+        main(["bibtex", "--edges", "5,x", "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--taus: expected comma-separated numbers"):
+        main(["bibtex", "--taus", "0,x", "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--dataset-option: expected KEY=VALUE, got 'oops'"):
+        main(["bibtex", "--dataset-option", "oops", "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"label_diagnostics: .*model.json: file not found"):
+        main(["bibtex", "--data-dir", str(data_dir), "--run", "a", str(tmp_path)])
