@@ -52,8 +52,14 @@ def diagnose(
     taus: list[float],
     options: dict[str, Any],
     cache_dir: Path,
+    splits: dict[tuple[str, tuple[str, ...]], Any] | None = None,
 ) -> dict[str, Any]:
-    """One model's band rows on test, and its metrics per split and tau with the picked tau."""
+    """One model's band rows on test, and its metrics per split and tau with the picked tau.
+
+    ``splits`` keeps the loaded splits between calls, keyed by (split, the vocabulary's
+    names), so models with the same labels read each split once.
+    """
+    splits = {} if splits is None else splits
     t0 = time.perf_counter()
     p = Predictor.load(model_dir)
     p.feature_cache = cache_dir
@@ -64,7 +70,10 @@ def diagnose(
     propensities = propensities_from_counts(counts, n)
     out: dict[str, Any] = {"model": str(model_dir), "taus": taus}
     for split in ("val", "test"):
-        data = load_split(dataset, split, data_dir, vocabulary=p.vocabulary, **options)
+        key = (split, tuple(p.vocabulary.names))
+        if key not in splits:
+            splits[key] = load_split(dataset, split, data_dir, vocabulary=p.vocabulary, **options)
+        data = splits[key]
         scores, ok = p.scores(data.X)
         if not ok.all():
             print(f"{model_dir}: {int((~ok).sum())} {split} inputs unreadable", file=sys.stderr)
@@ -146,9 +155,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
 
 def _numbers(text: str, kind: type, flag: str) -> list:
     try:
-        return [kind(t) for t in text.split(",")]
+        values = [kind(t) for t in text.split(",")]
     except ValueError:
-        raise SystemExit(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+        values = []
+    if not values or not all(np.isfinite(v) for v in values):
+        raise SystemExit(f"{flag}: expected comma-separated finite numbers, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,8 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         taus = [0.0, *taus]  # the model as trained: the bands and the reference row
     try:
         options = parse_dataset_options(a.dataset_option)
+        splits: dict[tuple[str, tuple[str, ...]], Any] = {}
         results = {
-            label: diagnose(Path(d), a.dataset, a.data_dir, edges, taus, options, a.cache_dir)
+            label: diagnose(
+                Path(d), a.dataset, a.data_dir, edges, taus, options, a.cache_dir, splits
+            )
             for label, d in a.run
         }
     except (OSError, ValueError) as e:

@@ -72,10 +72,11 @@ def test_prior_adjustment_reproduces_the_model_at_zero_and_picks_on_validation(d
 
 def test_bad_arguments_end_in_one_line(diagnosed, tmp_path, data_dir):
     main = diagnosed[2]["main"]
-    with pytest.raises(SystemExit, match="--edges: expected comma-separated numbers"):
+    with pytest.raises(SystemExit, match="--edges: expected comma-separated finite numbers"):
         main(["bibtex", "--edges", "5,x", "--run", "a", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--taus: expected comma-separated numbers"):
-        main(["bibtex", "--taus", "0,x", "--run", "a", str(tmp_path)])
+    for bad in ("0,x", "0,nan"):
+        with pytest.raises(SystemExit, match="--taus: expected comma-separated finite numbers"):
+            main(["bibtex", "--taus", bad, "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match="--dataset-option: expected KEY=VALUE, got 'oops'"):
         main(["bibtex", "--dataset-option", "oops", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"label_diagnostics: .*model.json: file not found"):
