@@ -384,6 +384,8 @@ def test_bands_reject_bad_edges_counts_and_rankings():
     c = np.array([5, 1, 1])
     with pytest.raises(ValueError, match="edges must be increasing"):
         metrics_by_frequency_band(Y, R, c, [10, 5])
+    with pytest.raises(ValueError, match="edges must be increasing integers"):
+        metrics_by_frequency_band(Y, R, c, [0.5, 2.5])
     with pytest.raises(ValueError, match="train_counts must have shape"):
         metrics_by_frequency_band(Y, R, c[:2], [1])
     with pytest.raises(ValueError, match="needs the top 3 labels"):

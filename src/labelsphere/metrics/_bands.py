@@ -75,7 +75,12 @@ def metrics_by_frequency_band(
     n, L = Y.shape
     counts = _check_label_vector(np.asarray(train_counts), L, "train_counts", positive=False)
     edges = np.asarray(edges)
-    if edges.ndim != 1 or edges.size == 0 or np.any(np.diff(edges) <= 0):
+    if (
+        edges.ndim != 1
+        or edges.size == 0
+        or not np.issubdtype(edges.dtype, np.integer)
+        or np.any(np.diff(edges) <= 0)
+    ):
         raise ValueError(f"edges must be increasing integers, got {edges.tolist()}")
     ks = tuple(_check_k(k, "ks") for k in ks)
     if not ks:
