@@ -289,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
         if len(words) not in (2, 3):
             ap.error(f"--merge takes LABEL JSON [LABEL_THERE], got {len(words)} words: {words}")
         merges.append((words[0], Path(words[1]), words[-1] if len(words) == 3 else words[0]))
-    table = budget_table(runs, args.baseline, budgets, require_baseline=not merges)
+    picked = {words[0] for words in args.pick}
+    table = budget_table(
+        runs, args.baseline, budgets, require_baseline=not merges and args.baseline not in picked
+    )
     table = merge_table(table, merges)
     for words in args.pick:
         if len(words) < 3:

@@ -25,3 +25,81 @@ def test_gpu_script_refuses_without_a_gpu(tmp_path):
         "gpu_e2e_224.sh: DEVICE=cuda but torch sees no GPU (set DEVICE=cpu to run here anyway)"
     ]
     assert not out.exists()  # nothing started, nothing written
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory, data_dir):
+    """benchmarks/iconify_subset.py's copy of the max_icons=300 subset of the real set."""
+    import runpy
+
+    out = tmp_path_factory.mktemp("subset")
+    script = runpy.run_path(str(ROOT / "benchmarks" / "iconify_subset.py"))
+    args = ["--max-icons", "300", "--out", str(out), "--data-dir", str(data_dir)]
+    assert script["main"](args) == 0
+    return out
+
+
+def test_the_subset_copy_loads_the_same_datasets(subset, data_dir, capsys):
+    from labelsphere.data.readers.iconify import load_iconify
+
+    for split in ("train", "test"):
+        full = load_iconify(data_dir / "iconify-icons", split, max_icons=300, inputs="none")
+        copy = load_iconify(subset / "iconify-icons", split, max_icons=300, inputs="none")
+        assert len(copy) > 0 and copy.ids == full.ids
+        assert copy.vocabulary.names == full.vocabulary.names
+        assert (copy.Y != full.Y).nnz == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--max-icons", "0"], 2, "iconify_subset.py: --max-icons must be >= 1, got 0"),
+        (["--max-icons", "5", "--data-dir", "/nonexistent"], 1, "iconify_subset.py: "),
+    ],
+)
+def test_subset_script_bad_input_is_one_line(tmp_path, args, code, message):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "iconify_subset.py"),
+            "--out",
+            str(tmp_path),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code
+    assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message)
+
+
+def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(subset, tmp_path):
+    """The staged run on CPU, tiny: the first stage always runs; with DEADLINE=1 the next is
+    skipped, said in skipped.txt, and the report covers the heads that ran."""
+    out = tmp_path / "out"
+    env = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "HOME": str(tmp_path),  # the render cache goes under ~/.cache
+        "DEVICE": "cpu",
+        "SIZE": "16",
+        "ICONS": "300",
+        "EPOCHS": "1",
+        "LRS": "1e-3",
+        "EXTEND": "0",
+        "WORKERS": "0",
+        "STAGES": "sigmoid-prior|softmax",
+        "DEADLINE": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_e2e_224.sh"), str(subset), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "# iconify-icons: sigmoid-prior\n" in (out / "report.md").read_text()
+    assert (out / "skipped.txt").read_text().startswith("gpu_e2e_224.sh: skipping softmax: ")
+    assert not (out / "runs" / "softmax").exists()

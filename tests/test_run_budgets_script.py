@@ -47,6 +47,14 @@ def test_budgets_read_the_best_validation_record_within_each(tmp_path, data_dir)
         argv += ["--run", head, str(run)]
     with pytest.raises(SystemExit, match="--metrics: no run records 'PSP5'"):
         script["main"]([*argv, "--metrics", "mAP,PSP5"])
+    # A --pick row can be the baseline (a head tuned per budget, as the other heads are).
+    out = tmp_path / "picked.json"
+    picked = ["--pick", "tuned", *runs, "--json", str(out)]
+    script["main"]([*argv[2:], "--baseline", "tuned", *picked])
+    saved = json.loads(out.read_text())
+    assert saved["baseline"] == "tuned" and set(saved["budgets"]["tuned"]) == {"1", "2"}
+    with pytest.raises(SystemExit, match="--baseline 'tune' is not one of"):
+        script["main"]([*argv[2:], "--baseline", "tune", *picked])
 
 
 def test_a_broken_history_is_one_line_naming_the_file_and_line(tmp_path):
