@@ -94,3 +94,26 @@ def test_prepare_inputs_renders_every_split_of_an_items_file(icons, tmp_path):
     assert sum(len(d) for d in (prepared.train, prepared.val, prepared.test)) == 60
     for d in (prepared.train, prepared.val, prepared.test):
         assert d.X.dtype == np.uint8 and d.X.shape[1:] == (24, 24)
+
+
+def test_render_batches_stay_uint8_and_give_the_same_features():
+    """input_tensor keeps uint8 rows uint8 (a quarter of the bytes to copy) and the rest
+    float32; the PixelCNN computes the same from either, since every uint8 is exact in float32."""
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+
+    from labelsphere.images.cnn import PixelCNN
+    from labelsphere.train.batches import FeatureBatches, input_tensor
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (6, 16, 16), dtype=np.uint8)
+    Y = sp.csr_matrix(np.eye(6, 3, dtype=np.float32))
+    x, _ = FeatureBatches(X, Y).rows(np.arange(4))
+    assert x.dtype == torch.uint8 and x.shape == (4, 16, 16)
+    assert input_tensor(X.astype(np.float64)).dtype == torch.float32
+    assert input_tensor(sp.csr_matrix(np.eye(2))).dtype == torch.float32
+    torch.manual_seed(0)
+    net = PixelCNN((4, 8)).eval()
+    with torch.no_grad():
+        assert torch.equal(net(x), net(torch.from_numpy(X[:4].astype(np.float32))))

@@ -32,6 +32,7 @@ from labelsphere.decode import topk
 from labelsphere.device import resolve_device
 from labelsphere.labels import LabelVocabulary
 from labelsphere.metrics import propensities_from_counts
+from labelsphere.train.batches import input_tensor
 from labelsphere.train.evaluation import (
     FULL_SCORES_LIMIT,
     blocked_metrics,
@@ -381,9 +382,7 @@ class Predictor:
         idx_parts, val_parts = [], []
         with torch.no_grad():
             for a in range(0, X.shape[0], 1024):
-                x = X[a : a + 1024]
-                x = x.toarray() if sp.issparse(x) else x
-                xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=self.device)
+                xb = input_tensor(X[a : a + 1024]).to(self.device)
                 q = head.index_queries(self.model(xb)).cpu().numpy()
                 i, v = index.search(q, k)
                 idx_parts.append(i)

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from labelsphere.metrics import evaluate
+from labelsphere.train.batches import input_tensor
 from labelsphere.train.model import Classifier, image_backbone
 
 __all__ = [
@@ -59,9 +60,7 @@ def predict_scores(
             return scores, ok
         out = []
         for i in range(0, X.shape[0], batch_size):
-            x = X[i : i + batch_size]
-            x = x.toarray() if sp.issparse(x) else x
-            xb = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+            xb = input_tensor(X[i : i + batch_size]).to(device)
             out.append(model.scores(model(xb)).float().cpu().numpy())
         scores = np.concatenate(out) if out else np.zeros((0, n_labels), np.float32)
         return scores, np.ones(len(scores), bool)
