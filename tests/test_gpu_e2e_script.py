@@ -103,3 +103,11 @@ def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(s
     assert "# iconify-icons: sigmoid-prior\n" in (out / "report.md").read_text()
     assert (out / "skipped.txt").read_text().startswith("gpu_e2e_224.sh: skipping softmax: ")
     assert not (out / "runs" / "softmax").exists()
+
+
+def test_device_script_without_a_mode_is_one_usage_line():
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_device.sh")], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["usage: gpu_device.sh prepare | run OUT_DIR"]

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Session 22: the end-to-end setting at 224 px on a GPU (one NVIDIA H200, device.txt), cut short.
-# `benchmarks/gpu_e2e_224.sh .gpu/data` with DEADLINE=465 under a 530 s limit, after
-# `python benchmarks/iconify_subset.py --max-icons 20000 --out .gpu/data` (the same 20k subset as
+# `benchmarks/gpu_e2e_224.sh .gpu/data` with DEADLINE=465 under a 530 s limit, as
+# `benchmarks/gpu_device.sh prepare` here and `run` there do it (the same 20k subset as
 # the CPU runs at 32 px: 15,205 train / 1,687 validation / 1,876 test icons, 1,797 labels),
 # PixelCNN, hidden 256, batch 128, 10 epochs, seed 0, --lrs 1e-3,3e-3 --extend-grid 1.
 # The sigmoid head's three rates finished (the grid was extended down to 3.3e-4); the default
