@@ -81,3 +81,62 @@ def test_bad_arguments_end_in_one_line(diagnosed, tmp_path, data_dir):
         main(["bibtex", "--dataset-option", "oops", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"label_diagnostics: .*model.json: file not found"):
         main(["bibtex", "--data-dir", str(data_dir), "--run", "a", str(tmp_path)])
+
+
+def test_predictor_prior_adjustment_ranks_as_the_script_measured(diagnosed, data_dir):
+    """Predictor(prior_adjustment=tau) gives the script's test row at that tau, through the
+    dense scores and through an index; scores() and the calibrated sets stay the head's own."""
+    root, tr, _, runs = diagnosed
+    test = load_dataset("bibtex", split="test", data_dir=data_dir)
+    for head, r in runs.items():
+        for tau, row in zip(r["taus"], r["test"], strict=True):
+            p = Predictor.load(root / head / "model", prior_adjustment=tau)
+            m = p.evaluate(test)
+            for key in ("MAP@100", "P@1", "PSP@5"):
+                assert m[key] == pytest.approx(row[key], abs=1e-6)
+        plain = Predictor.load(root / head / "model")
+        p = Predictor.load(root / head / "model", prior_adjustment=1.0)
+        X = test.X[:50]
+        raw, _ = p.scores(X)
+        np.testing.assert_array_equal(raw, plain.scores(X)[0])
+        counts = np.asarray(tr.Y.sum(axis=0)).ravel()
+        want, want_v = topk(raw - np.log(np.maximum(counts, 1) / len(tr)), 5)
+        got = p.predict(X, k=5)
+        names = p.vocabulary.names
+        assert [[names.index(n) for n, _ in g.labels] for g in got] == want.tolist()
+        assert got[0].labels[0][1] == pytest.approx(float(want_v[0, 0]), rel=1e-5)
+        if head == "embedding-scale-cap":
+            for backend in ("exact", "faiss-flat"):
+                idx, vals = p.topk(X, 5, backend)
+                np.testing.assert_array_equal(idx, want)
+                np.testing.assert_allclose(vals, want_v, rtol=1e-4, atol=1e-4)
+        a = plain.evaluate(test)
+        b = p.evaluate(test)
+        assert b["mAP"] == pytest.approx(a["mAP"])  # per-label AP ignores a per-label shift
+        assert b["MAP@100"] != a["MAP@100"]
+        if "micro-F1" in a:  # the calibrated sets use the head's own scores
+            assert b["micro-F1"] == a["micro-F1"]
+
+
+@pytest.mark.parametrize(("tau", "message"), [(-0.1, ">= 0, got -0.1"), (float("nan"), "nan")])
+def test_a_bad_prior_adjustment_is_one_clear_error(diagnosed, tau, message):
+    root = diagnosed[0]
+    with pytest.raises(ValueError, match=f"prior_adjustment must be .*{message}"):
+        Predictor.load(root / "sigmoid-prior" / "model", prior_adjustment=tau)
+
+
+def test_cli_prior_adjustment(diagnosed, data_dir):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    root, _, _, runs = diagnosed
+    model = str(root / "embedding-scale-cap" / "model")
+    args = ["evaluate", model, "bibtex", "--data-dir", str(data_dir), "--json"]
+    done = CliRunner().invoke(app, [*args, "--prior-adjustment", "0.3"])
+    assert done.exit_code == 0, done.output
+    row = runs["embedding-scale-cap"]["test"][1]  # tau 0.3
+    assert json.loads(done.output)["MAP@100"] == pytest.approx(row["MAP@100"], abs=1e-6)
+    done = CliRunner().invoke(app, [*args, "--prior-adjustment", "-1"])
+    assert done.exit_code != 0
+    assert done.output.strip().splitlines()[-1].endswith("prior_adjustment must be >= 0, got -1.0")

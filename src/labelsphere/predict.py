@@ -145,6 +145,14 @@ class Predictor:
         feature_extractor: the frozen backbone of a ``"frozen-image"`` model, else ``None``.
         label_counts: (training label counts (L,), number of training samples), for PSP@k;
             ``None`` for models saved before they were kept.
+        prior_adjustment: tau >= 0. Labels are ranked (``predict``, ``topk``, ``evaluate``) by
+            ``score - tau * log(prior)``, the prior being the label's training count over the
+            training sample count (unseen labels as if seen once): a post-hoc logit adjustment
+            (Menon et al., 2021, "Long-tail learning via logit adjustment") that moves rarer
+            labels up. 0 (the default) ranks by the head's scores. ``scores`` and calibrated
+            sets always use the head's own scores. Pick tau on validation
+            (``benchmarks/label_diagnostics.py``); docs/paper_regime.md, "Session 22", has
+            what it changed on iconify-icons.
 
     Examples:
         >>> p = Predictor.load("runs/bib/model")  # doctest: +SKIP
@@ -161,6 +169,7 @@ class Predictor:
         label_counts: tuple[np.ndarray, int] | None = None,
         source: Path | None = None,
         text_featurizer: Any = None,
+        prior_adjustment: float = 0.0,
     ) -> None:
         self.model = model
         self.meta = meta
@@ -169,6 +178,7 @@ class Predictor:
         self.label_counts = label_counts
         self.source = source
         self.text_featurizer = text_featurizer
+        self.prior_adjustment = prior_adjustment
         self.thresholds: LabelThresholds | None = None
         self._unit_vectors: np.ndarray | None = None
         self._indexes: dict[str, Any] = {}
@@ -177,7 +187,12 @@ class Predictor:
         self.device = next(model.parameters()).device
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str | torch.device = "cpu") -> Predictor:
+    def load(
+        cls,
+        model_dir: str | Path,
+        device: str | torch.device = "cpu",
+        prior_adjustment: float = 0.0,
+    ) -> Predictor:
         """Load a model directory written by ``train`` (``RUN/model``)."""
         model_dir = Path(model_dir)
         meta = read_model_json(model_dir)
@@ -185,7 +200,8 @@ class Predictor:
         extractor = load_feature_extractor(model_dir, meta)
         text = load_text_featurizer(model_dir, meta)
         counts = load_label_counts(model_dir)
-        out = cls(model, meta, vocab, extractor, counts, model_dir, text)
+        out = cls(model, meta, vocab, extractor, counts, model_dir, text, prior_adjustment)
+        out.log_priors()  # a tau the model cannot apply fails here, not at the first request
         if (model_dir / THRESHOLDS_FILE).is_file():
             out.thresholds = LabelThresholds.load(model_dir / THRESHOLDS_FILE, len(vocab))
         return out
@@ -237,6 +253,32 @@ class Predictor:
             raise ValueError(f"{what}: feature rows contain NaN or infinity")
 
     # ------------------------------------------------------------------ scoring
+    def log_priors(self) -> np.ndarray | None:
+        """``tau * log(prior)`` (L,) float32 that ranking subtracts, ``None`` when tau is 0.
+
+        Raises ValueError for a tau that is not a finite number >= 0, or a model saved
+        without its training label counts.
+        """
+        tau = self.prior_adjustment
+        if isinstance(tau, bool) or not isinstance(tau, (int, float)) or not np.isfinite(tau):
+            raise ValueError(f"prior_adjustment must be a finite number >= 0, got {tau!r}")
+        if tau < 0:
+            raise ValueError(f"prior_adjustment must be >= 0, got {tau!r}")
+        if tau == 0:
+            return None
+        if self.label_counts is None:
+            raise ValueError(
+                f"prior_adjustment needs the training label counts, which "
+                f"{self.source or 'this model'} was saved without (label_counts.safetensors)"
+            )
+        counts, n = self.label_counts
+        return (tau * np.log(np.maximum(counts, 1) / max(n, 1))).astype(np.float32)
+
+    def _ranking(self, scores: np.ndarray) -> np.ndarray:
+        """The scores labels are ranked by: the head's, less ``tau * log(prior)``."""
+        shift = self.log_priors()
+        return scores if shift is None else scores - shift
+
     def scores(
         self, inputs: np.ndarray | sp.spmatrix | Sequence[str | Path], num_workers: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +340,9 @@ class Predictor:
 
         ``threshold``: a number keeps the top-k labels scoring at least that; ``"calibrated"``
         also returns each input's calibrated set (every label whose score passes its
-        validation-fitted threshold; see ``labelsphere.calibration``).
+        validation-fitted threshold; see ``labelsphere.calibration``). With a
+        ``prior_adjustment``, the top-k labels and their scores are the adjusted ones (the
+        number is compared with those); the calibrated set uses the head's own scores.
         """
         calibrated = threshold == "calibrated"
         if calibrated:
@@ -330,7 +374,8 @@ class Predictor:
             )
         out = []
         if scores is not None:
-            idx, vals = topk(scores, min(k, self.n_labels)) if len(scores) else ([], [])
+            ranking = self._ranking(scores)
+            idx, vals = topk(ranking, min(k, self.n_labels)) if len(scores) else ([], [])
         for i, name in enumerate(names):
             if not ok[i]:
                 out.append(Prediction(name, [], "could not load the image (see the warning above)"))
@@ -354,8 +399,9 @@ class Predictor:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k label indices and scores (n, k) through a ``LabelIndex`` (embedding heads).
 
-        The scores are the head's own (``Predictor.scores``) for the labels returned, up to
-        float rounding; approximate backends may miss some of the true top k.
+        The scores are the head's own (``Predictor.scores``, less the ``prior_adjustment``)
+        for the labels returned, up to float rounding; approximate backends may miss some of
+        the true top k.
         """
         from labelsphere.decode import LabelIndex
         from labelsphere.heads import EmbeddingHead
@@ -373,17 +419,25 @@ class Predictor:
             X = self.text_featurizer.transform(inputs)
         else:
             raise ValueError("backend= takes feature rows or texts; image models score with None")
-        if backend not in self._indexes:
+        shift = self.log_priors()
+        key = (backend, self.prior_adjustment)
+        if key not in self._indexes:
             keys, factor = head.index_keys()
-            index = LabelIndex(backend, device="cpu").fit(keys.cpu().numpy())
-            self._indexes[backend] = (index, factor)
-        index, factor = self._indexes[backend]
+            keys = keys.cpu().numpy()
+            if shift is not None:
+                # The adjustment rides along as one more coordinate; queries get a 1 there.
+                keys = np.concatenate([keys, (-shift / factor)[:, None]], axis=1)
+            index = LabelIndex(backend, device="cpu").fit(keys)
+            self._indexes[key] = (index, factor)
+        index, factor = self._indexes[key]
         k = min(k, self.n_labels)
         idx_parts, val_parts = [], []
         with torch.no_grad():
             for a in range(0, X.shape[0], 1024):
                 xb = input_tensor(X[a : a + 1024]).to(self.device)
                 q = head.index_queries(self.model(xb)).cpu().numpy()
+                if shift is not None:
+                    q = np.concatenate([q, np.ones((len(q), 1), q.dtype)], axis=1)
                 i, v = index.search(q, k)
                 idx_parts.append(i)
                 val_parts.append(v * factor)
@@ -440,7 +494,7 @@ class Predictor:
         micro- and macro-F1 of the calibrated sets when the model has thresholds.
 
         PSP@k uses ``propensities`` if given, else those of the training labels saved with the
-        model. ``data`` must have the model's vocabulary; its inputs are rows or image files.
+        model. The ranking metrics use the ``prior_adjustment``; the F1 of the sets does not. ``data`` must have the model's vocabulary; its inputs are rows or image files.
         """
         if data.vocabulary != self.vocabulary:
             raise ValueError(
@@ -451,9 +505,14 @@ class Predictor:
             raise ValueError(f"{data.name}: has no inputs (a labels-only dataset)")
         p = self.propensities() if propensities is None else propensities
         if self.thresholds is None or len(data) * self.n_labels > FULL_SCORES_LIMIT:
-            return blocked_metrics(self.scores, data.X, data.Y, p)
+
+            def ranked_scores(X: Any) -> tuple[np.ndarray, np.ndarray]:
+                scores, ok = self.scores(X)
+                return self._ranking(scores), ok
+
+            return blocked_metrics(ranked_scores, data.X, data.Y, p)
         scores, ok = self.scores(data.X)
-        m = score_metrics(data.Y, scores, ok, p)
+        m = score_metrics(data.Y, self._ranking(scores), ok, p)
         return {**m, **set_f1(data.Y[ok], self.thresholds.predict_sets(scores[ok]))}
 
     # ------------------------------------------------------------------ the label space
@@ -555,6 +614,7 @@ def evaluate_model_dir(
     data_dir: str | Path | None = None,
     val_fraction: float = 0.1,
     cache_dir: str | Path | None = None,
+    prior_adjustment: float = 0.0,
     **options: Any,
 ) -> tuple[str, dict[str, float]]:
     """Evaluate a saved model on a split of a dataset (shared name or items file).
@@ -563,9 +623,9 @@ def evaluate_model_dir(
     backbone; features cached in ``cache_dir`` when given) and fine-tuned image models.
     ``split="all"`` of an items file evaluates the whole file (your own test set), its labels
     read with the model's vocabulary. Returns the split's name and the metrics of
-    :meth:`Predictor.evaluate`.
+    :meth:`Predictor.evaluate` (ranked with ``prior_adjustment``, see :class:`Predictor`).
     """
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, prior_adjustment=prior_adjustment)
     predictor.feature_cache = None if cache_dir is None else Path(cache_dir)
     data = load_split(dataset, split, data_dir, val_fraction, predictor.vocabulary, **options)
     data.check_finite()

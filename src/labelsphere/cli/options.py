@@ -32,6 +32,13 @@ Frozen = Annotated[
         help="Images: train heads on cached frozen features, or fine-tune the backbone end to end.",
     ),
 ]
+PriorAdjustment = Annotated[
+    float,
+    typer.Option(
+        help="Rank labels by score - TAU * log(prior), the label's training frequency: a "
+        "post-hoc logit adjustment that moves rarer labels up (0: off; pick TAU on validation).",
+    ),
+]
 CacheDir = Annotated[
     Path | None,
     typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from labelsphere.cli.app import _errors, _fail, app
+from labelsphere.cli.options import PriorAdjustment
 
 
 @app.command()
@@ -43,6 +44,7 @@ def predict(
             help="Rank an embedding head's labels through an index: exact | faiss-flat | faiss-hnsw | faiss-ivf (default: score every label)."
         ),
     ] = None,
+    prior_adjustment: PriorAdjustment = 0.0,
 ) -> None:
     """Print the top-k labels with scores for each image file, feature row or --text."""
     from labelsphere.predict import Predictor
@@ -52,7 +54,7 @@ def predict(
     if not inputs and not text:
         _fail("give input files or --text")
     try:
-        predictor = Predictor.load(model_dir)
+        predictor = Predictor.load(model_dir, prior_adjustment=prior_adjustment)
         predictions = predictor.predict_files(inputs or [], k, threshold, backend)
         if text:
             predictions += predictor.predict_texts(text, k, threshold, backend)

@@ -27,6 +27,7 @@ from labelsphere.cli.options import (
     InputKey,
     LabelsKey,
     NComponents,
+    PriorAdjustment,
     RenderSize,
     Schedule,
     TestFile,
@@ -177,6 +178,7 @@ def evaluate(
     allow_outside: AllowOutside = False,
     dataset_option: DatasetOption = None,
     data_dir: DataDir = None,
+    prior_adjustment: PriorAdjustment = 0.0,
 ) -> None:
     """Evaluate a saved model (features, frozen-image or fine-tuned) on a dataset split.
 
@@ -193,6 +195,7 @@ def evaluate(
             data_dir,
             val_fraction,
             cache_dir,
+            prior_adjustment,
             **_items(input_key, labels_key, None, None, allow_outside, val_split)
             | _dataset_options(dataset_option),
         )
