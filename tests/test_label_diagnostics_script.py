@@ -140,3 +140,23 @@ def test_cli_prior_adjustment(diagnosed, data_dir):
     done = CliRunner().invoke(app, [*args, "--prior-adjustment", "-1"])
     assert done.exit_code != 0
     assert done.output.strip().splitlines()[-1].endswith("prior_adjustment must be >= 0, got -1.0")
+
+
+def test_serving_with_a_prior_adjustment_ranks_as_the_predictor(diagnosed, data_dir):
+    from fastapi.testclient import TestClient
+
+    from labelsphere.serve import create_app
+
+    model = diagnosed[0] / "embedding-scale-cap" / "model"
+    rows = load_dataset("bibtex", split="test", data_dir=data_dir).X[:3]
+    rows = rows.toarray() if hasattr(rows, "toarray") else rows
+    p = Predictor.load(model, prior_adjustment=0.3)
+    want = [[n for n, _ in g.labels] for g in p.predict(rows, k=4)]
+    for backend in (None, "faiss-flat"):
+        c = TestClient(create_app(model, backend=backend, prior_adjustment=0.3))
+        got = c.post("/predict", json={"rows": rows.tolist(), "k": 4}).json()["predictions"]
+        assert [[x["label"] for x in g["labels"]] for g in got] == want
+    plain = [[n for n, _ in g.labels] for g in Predictor.load(model).predict(rows, k=4)]
+    assert plain != want  # the adjustment moved something in these rows
+    with pytest.raises(ValueError, match="prior_adjustment must be >= 0"):
+        create_app(model, prior_adjustment=-1.0)

@@ -89,6 +89,7 @@ def serve(
             "exact | faiss-flat | faiss-hnsw | faiss-ivf (label-embedding heads)."
         ),
     ] = "none",
+    prior_adjustment: PriorAdjustment = 0.0,
 ) -> None:
     """Serve a model over HTTP (FastAPI on uvicorn): POST /predict, GET /labels/{name}/similar,
     GET /health; the OpenAPI schema at /docs."""
@@ -101,4 +102,5 @@ def serve(
         max_body_bytes=max_body_bytes,
         max_batch=max_batch,
         backend=None if backend == "none" else backend,
+        prior_adjustment=prior_adjustment,
     )

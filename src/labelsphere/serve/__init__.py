@@ -41,7 +41,7 @@ def serve(
         port: the TCP port (0: any free port).
         log_level: uvicorn's log level.
         app_options: :func:`create_app`'s ``max_body_bytes``, ``max_batch``, ``default_k``,
-            ``backend``.
+            ``backend``, ``prior_adjustment``.
     """
     make_server(model_dir, host, port, log_level=log_level, **app_options).run()
 

@@ -97,6 +97,7 @@ def create_app(
     max_batch: int = DEFAULT_MAX_BATCH,
     default_k: int = 5,
     backend: str | None = None,
+    prior_adjustment: float = 0.0,
 ) -> FastAPI:
     """A FastAPI app serving one model, loaded once here (or the ``Predictor`` given).
 
@@ -111,6 +112,8 @@ def create_app(
             (``"exact"``, ``"faiss-flat"``, ``"faiss-hnsw"``, ``"faiss-ivf"``; see
             ``Predictor.topk``), built once at start-up; ``None``: score every label with the
             head. Calibrated sets and image files always score every label.
+        prior_adjustment: tau of ``Predictor``'s post-hoc prior adjustment for a model loaded
+            here (a ``Predictor`` given keeps its own).
     """
     for name, value in (
         ("max_body_bytes", max_body_bytes),
@@ -123,7 +126,7 @@ def create_app(
         predictor = model_dir_or_predictor
         source = str(predictor.source) if predictor.source is not None else "<in memory>"
     else:
-        predictor = Predictor.load(model_dir_or_predictor)
+        predictor = Predictor.load(model_dir_or_predictor, prior_adjustment=prior_adjustment)
         source = str(model_dir_or_predictor)
     if backend is not None:
         from labelsphere.decode import BACKENDS
