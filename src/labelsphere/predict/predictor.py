@@ -1,19 +1,5 @@
-"""``Predictor``: any saved model -> scores and top-k labels for feature rows, arrays or images.
-
-A model directory (written by ``train``) is one of three kinds, read once from ``model.json``:
-
-* ``"features"``: an MLP on feature vectors; inputs are rows (dense or CSR) or .npy/.npz files;
-* ``"frozen-image"``: trained on a frozen backbone's features; the backbone is saved with the
-  model, so image files go through it first (feature rows work too);
-* ``"image"``: a fine-tuned backbone + MLP + head; inputs are image files;
-* ``"text"``: trained on text features; the ``TextFeaturizer`` is saved with the model, so
-  inputs are raw strings;
-* ``"pixels"``: the ``PixelCNN`` trained end to end on (n, S, S) uint8 grayscale renders;
-  inputs are such arrays, or image/SVG files rendered at S first.
-
-``Predictor`` is what ``labelsphere predict``, ``evaluate`` and ``compare`` use to score a
-saved model, and what a server holds in memory.
-"""
+"""``Predictor``: a loaded model directory that scores inputs and ranks labels (the kinds of
+model: :mod:`labelsphere.predict`)."""
 
 from __future__ import annotations
 
@@ -32,6 +18,7 @@ from labelsphere.decode import topk
 from labelsphere.device import resolve_device
 from labelsphere.labels import LabelVocabulary
 from labelsphere.metrics import propensities_from_counts
+from labelsphere.predict.inputs import ROW_SUFFIXES, load_split, read_rows
 from labelsphere.train.batches import input_tensor
 from labelsphere.train.evaluation import (
     FULL_SCORES_LIMIT,
@@ -48,67 +35,9 @@ from labelsphere.train.model_dir import (
     read_model_json,
 )
 
-__all__ = ["Prediction", "Predictor", "evaluate_model_dir", "load_split", "read_rows"]
+__all__ = ["ModelKind", "Prediction", "Predictor", "evaluate_model_dir"]
 
 ModelKind = Literal["features", "frozen-image", "image", "pixels", "text"]
-_ROW_SUFFIXES = (".npy", ".npz")
-
-
-def read_rows(path: str | Path) -> np.ndarray | sp.csr_matrix:
-    """Feature rows from a ``.npy`` (dense, never unpickled) or ``.npz`` (scipy sparse) file.
-
-    Refused with a ``ValueError`` naming the file: another suffix, a path that is not a regular
-    file (a FIFO would block), a header that promises more data than the file holds, non-numeric
-    or non-2-D arrays, no rows, and values outside float32 (they would score as infinity).
-    """
-    import os
-    import stat
-
-    path = Path(path)
-    if path.suffix not in _ROW_SUFFIXES:
-        raise ValueError(f"{path}: expected feature rows as .npy or .npz")
-    try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path}: not a regular file")
-        if path.suffix == ".npy":
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, _, dtype = read_header(f)
-                need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-                if need > st.st_size:
-                    raise ValueError(
-                        f"{path}: the header promises {need} bytes of data, the file has "
-                        f"{st.st_size}"
-                    )
-            X = np.load(path, allow_pickle=False)
-        else:
-            X = sp.load_npz(path)
-    except (OSError, EOFError, ValueError, MemoryError) as e:
-        if str(e).startswith(str(path)):
-            raise
-        raise ValueError(f"{path}: unreadable feature rows ({e})") from None
-    if sp.issparse(X):
-        X = sp.csr_matrix(X)
-        values = X.data
-    else:
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: feature rows must be numeric, got dtype {X.dtype}")
-        X = np.atleast_2d(X)
-        if X.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D array of rows, got shape {X.shape}")
-        values = X
-    if X.shape[0] == 0:
-        raise ValueError(f"{path}: no rows")
-    big = np.abs(np.asarray(values, dtype=np.float64)) > np.finfo(np.float32).max
-    if np.any(big & np.isfinite(np.asarray(values, dtype=np.float64))):
-        raise ValueError(f"{path}: values beyond float32's range ({np.finfo(np.float32).max:.3g})")
-    return X
 
 
 @dataclass
@@ -469,12 +398,12 @@ class Predictor:
         """Top-k labels for files: .npy/.npz feature rows (one prediction per row) or images."""
         out: list[Prediction] = []
         paths = [Path(p) for p in paths]
-        for path in (p for p in paths if p.suffix in _ROW_SUFFIXES):
+        for path in (p for p in paths if p.suffix in ROW_SUFFIXES):
             X = read_rows(path)
             self._check_rows(X, str(path))
             names = [f"{path}[{r}]" for r in range(X.shape[0])]
             out += self.predict(X, k, threshold, names, backend)
-        images = [p for p in paths if p.suffix not in _ROW_SUFFIXES]
+        images = [p for p in paths if p.suffix not in ROW_SUFFIXES]
         if images:
             out += self.predict(images, k, threshold)
         return out
@@ -562,49 +491,6 @@ class Predictor:
         """(trained parameters, fixed values) of the output layer, the part that grows with L."""
         head = self.model.head
         return sum(p.numel() for p in head.parameters()), sum(b.numel() for b in head.buffers())
-
-
-def load_split(
-    dataset: str,
-    split: str = "test",
-    data_dir: str | Path | None = None,
-    val_fraction: float = 0.1,
-    vocabulary: LabelVocabulary | None = None,
-    **options: Any,
-) -> MultiLabelDataset:
-    """One split of a shared dataset or an items file, as ``train`` saw it.
-
-    ``train``, ``val`` and ``test`` are the parts ``train_val_test`` gives (the same seeded
-    split ``labelsphere train`` used); a shared dataset's other named splits (``all``) load
-    as they are, and ``all`` of an items file is the whole file (a test file of your own),
-    read with ``vocabulary`` when given (labels it lacks are dropped). ``options`` go to
-    ``train_val_test`` (``val_split``, the reader's options such as ``max_icons``).
-    """
-    from labelsphere.data import dataset_splits, load_dataset, read_items, train_val_test
-
-    parts = ("train", "val", "test")
-    is_file = Path(dataset).is_file()
-    if not is_file:
-        named = dataset_splits(dataset)
-        if split in named and split != "train":
-            # The dataset's own split: the reader's options apply, the validation draw does not.
-            reader_options = {k: v for k, v in options.items() if k != "val_split"}
-            return load_dataset(dataset, split, data_dir, **reader_options)
-        if split not in parts:
-            raise ValueError(
-                f"dataset {dataset!r} has no split {split!r}; choose one of {[*parts, *named]}"
-            )
-    elif split == "all":
-        if vocabulary is None:
-            return read_items(dataset, **options)
-        return read_items(dataset, vocabulary=vocabulary, unknown="ignore", **options)
-    elif split not in parts:
-        raise ValueError(
-            f"{dataset}: an items file has the splits {[*parts, 'all']}, not {split!r}"
-        )
-    return train_val_test(dataset, data_dir, val_fraction=val_fraction, **options)[
-        parts.index(split)
-    ]
 
 
 def evaluate_model_dir(
