@@ -61,12 +61,11 @@ def diagnose(
     """
     splits = {} if splits is None else splits
     t0 = time.perf_counter()
-    p = Predictor.load(model_dir)
+    # tau = 1: the Predictor's own log priors (unseen labels as if seen once), scaled per tau here.
+    p = Predictor.load(model_dir, prior_adjustment=1.0)
     p.feature_cache = cache_dir
-    if p.label_counts is None:
-        raise ValueError(f"{model_dir}: the model has no training label counts")
+    log_prior = p.log_priors()
     counts, n = p.label_counts
-    log_prior = np.log(np.maximum(counts, 1) / n).astype(np.float32)  # unseen labels as if once
     propensities = propensities_from_counts(counts, n)
     out: dict[str, Any] = {"model": str(model_dir), "taus": taus}
     for split in ("val", "test"):
