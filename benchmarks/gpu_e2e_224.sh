@@ -38,7 +38,7 @@ mkdir -p "$OUT" && { nvidia-smi -L 2>/dev/null || echo "no nvidia-smi"; } > "$OU
 heads="" n_heads=0 per_head=0
 IFS='|' read -ra groups <<< "$STAGES"
 for group in "${groups[@]}"; do
-  n_new=$("$PY" -c "from labelsphere.heads import split_specs; print(len(split_specs('$group')))")
+  n_new=$("$PY" -c 'import sys; from labelsphere.heads import split_specs; print(len(split_specs(sys.argv[1])))' "$group")
   if ((DEADLINE > 0 && per_head > 0 && SECONDS + per_head * n_new > DEADLINE)); then
     echo "gpu_e2e_224.sh: skipping $group: ~$((per_head * n_new)) s at ${per_head} s a head," \
       "$((DEADLINE - SECONDS)) s left before DEADLINE" | tee -a "$OUT/skipped.txt"
