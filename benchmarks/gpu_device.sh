@@ -9,10 +9,11 @@
 # dependencies plus cffi as CPython 3.12 wheels, and the cairo shared libraries as .deb files
 # of this machine's distribution (Debian 12; the GPU machine's Ubuntu 24.04 has a newer glibc).
 # run: installs the wheels into /tmp/site, unpacks the libraries into /tmp/libs (never /),
-# checks that cairo draws, then runs gpu_e2e_224.sh on the subset under a DEADLINE and leaves
-# in OUT_DIR what the tool brings back (at most 8 files): the log and an archive of the run
-# without weights or checkpoints. Environment: DEADLINE [465], LIMIT (seconds for the whole
-# comparison) [530], and gpu_e2e_224.sh's own variables.
+# checks that cairo draws, times the PixelCNN's training steps (pixel_cnn_speed.py), then runs
+# gpu_e2e_224.sh on the subset under a DEADLINE and leaves in OUT_DIR what the tool brings back
+# (at most 8 files): the speed table and JSON, the log and an archive of the run without
+# weights or checkpoints. Environment: DEADLINE [420], LIMIT (seconds for the whole
+# comparison) [470], and gpu_e2e_224.sh's own variables (session 23: STEM 4, AMP 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."  # the repository root
 G=.gpu
@@ -43,8 +44,11 @@ run)
   export FONTCONFIG_FILE=/tmp/libs/etc/fonts/fonts.conf PYTHONUNBUFFERED=1
   nvidia-smi -L || true
   python3 -c "import cairosvg; cairosvg.svg2png(bytestring=b'<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"/>')"
+  # The network's speed first, by stem, precision and layout (about 30 s), then the comparison.
+  timeout 120 python3 benchmarks/pixel_cnn_speed.py --json "$OUT/pixel_cnn_speed.json" \
+    > "$OUT/pixel_cnn_speed.txt" 2>&1 || echo "pixel_cnn_speed.py exit $?" >> "$OUT/pixel_cnn_speed.txt"
   rc=0
-  PYTHON=python3 DEADLINE=${DEADLINE:-465} WORKERS=${WORKERS:-12} timeout "${LIMIT:-530}" \
+  PYTHON=python3 DEADLINE=${DEADLINE:-420} WORKERS=${WORKERS:-12} timeout "${LIMIT:-470}" \
     bash benchmarks/gpu_e2e_224.sh $G/data runs/gpu > "$OUT/log.txt" 2>&1 || rc=$?
   echo "gpu_e2e_224.sh exit $rc after $SECONDS s"
   tar czf "$OUT/e2e224.tar.gz" --exclude=checkpoints --exclude=model.safetensors runs/gpu

@@ -1,5 +1,6 @@
 """benchmarks/gpu_e2e_224.sh refuses a GPU run on a machine without one: one line, exit 2."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,38 @@ def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(s
     assert "# iconify-icons: sigmoid-prior\n" in (out / "report.md").read_text()
     assert (out / "skipped.txt").read_text().startswith("gpu_e2e_224.sh: skipping softmax: ")
     assert not (out / "runs" / "softmax").exists()
+
+
+def test_a_seeds_stage_adds_seeds_to_the_heads_so_far_with_the_strided_stem(subset, tmp_path):
+    """`@2` trains seed 1 of every head so far; the runs carry --stem-stride and --amp."""
+    out = tmp_path / "out"
+    env = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "DEVICE": "cpu",
+        "SIZE": "16",
+        "ICONS": "300",
+        "EPOCHS": "1",
+        "LRS": "1e-3",
+        "EXTEND": "0",
+        "WORKERS": "0",
+        "STAGES": "sigmoid-prior|@2",
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu_e2e_224.sh"), str(subset), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "gpu_e2e_224.sh: 1 heads at 2 seed(s); 1 runs in" in done.stdout
+    for seed in (0, 1):
+        run = out / "runs" / "sigmoid-prior" / "lr=0.001" / f"seed={seed}"
+        config = json.loads((run / "config.json").read_text())
+        assert (config["stem_stride"], config["amp"], config["seed"]) == (4, True, seed)
+    assert not (out / "skipped.txt").exists()
 
 
 def test_device_script_without_a_mode_is_one_usage_line():

@@ -201,8 +201,10 @@ def save_tensors(
     from safetensors.torch import save_file
 
     path = Path(path)
+    # safetensors stores row-major bytes: channels-last convolution weights are laid out again.
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
     try:
-        save_file(dict(tensors), str(path), metadata=None if metadata is None else dict(metadata))
+        save_file(tensors, str(path), metadata=None if metadata is None else dict(metadata))
     except SafetensorError as e:
         raise _safetensors_error(e, path) from None
     os.chmod(path, file_mode())

@@ -59,6 +59,17 @@ RenderSize = Annotated[
         "(end to end, instead of --backbone)."
     ),
 ]
+Amp = Annotated[
+    bool, typer.Option(help="Mixed precision: bfloat16 autocast on CUDA (ignored elsewhere).")
+]
+StemStride = Annotated[
+    int | None,
+    typer.Option(
+        help="With --render-size: how far the PixelCNN's stem downsamples, 1 (32-48 px), 2, or "
+        "4 (ResNet's stem, for 224 px).",
+        show_default=False,
+    ),
+]
 DatasetOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -147,10 +158,13 @@ def _images(
     workers: int,
     image_size: int | None = None,
     render_size: int | None = None,
+    stem_stride: int | None = None,
 ):
     from labelsphere.train import ImageOptions
 
-    return ImageOptions(backbone, weights, frozen, cache_dir, workers, image_size, render_size)
+    return ImageOptions(
+        backbone, weights, frozen, cache_dir, workers, image_size, render_size, stem_stride
+    )
 
 
 def _dataset_options(pairs: list[str] | None) -> dict[str, Any]:

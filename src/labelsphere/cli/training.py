@@ -11,6 +11,7 @@ import typer
 from labelsphere.cli.app import _errors, _fail, _table, _threads, app
 from labelsphere.cli.options import (
     AllowOutside,
+    Amp,
     Backbone,
     BackboneWeights,
     BatchSize,
@@ -30,6 +31,7 @@ from labelsphere.cli.options import (
     PriorAdjustment,
     RenderSize,
     Schedule,
+    StemStride,
     TestFile,
     Threads,
     ValFile,
@@ -73,7 +75,7 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, shuffling and dropout.")] = 0,
     device: Device = "auto",
-    amp: Annotated[bool, typer.Option(help="Mixed precision (CUDA only).")] = False,
+    amp: Amp = False,
     resume: Annotated[
         bool,
         typer.Option(
@@ -89,6 +91,7 @@ def train(
     num_workers: Workers = 0,
     image_size: ImageSize = None,
     render_size: RenderSize = None,
+    stem_stride: StemStride = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
@@ -115,7 +118,14 @@ def train(
             data_dir,
             val_fraction,
             _images(
-                backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
+                backbone,
+                backbone_weights,
+                frozen,
+                cache_dir,
+                num_workers,
+                image_size,
+                render_size,
+                stem_stride,
             ),
             dataset_options=_items(
                 input_key, labels_key, val_file, test_file, allow_outside, val_split
@@ -257,6 +267,7 @@ def compare(
     warmup: Warmup = 0.0,
     eval_every: EvalEvery = None,
     device: Device = "auto",
+    amp: Amp = False,
     val_fraction: ValFraction = 0.1,
     val_split: ValSplit = "auto",
     backbone: Backbone = "tf_efficientnet_lite0",
@@ -266,6 +277,7 @@ def compare(
     num_workers: Workers = 0,
     image_size: ImageSize = None,
     render_size: RenderSize = None,
+    stem_stride: StemStride = None,
     input_key: InputKey = "input",
     labels_key: LabelsKey = "labels",
     val_file: ValFile = None,
@@ -297,7 +309,14 @@ def compare(
             data_dir,
             val_fraction,
             _images(
-                backbone, backbone_weights, frozen, cache_dir, num_workers, image_size, render_size
+                backbone,
+                backbone_weights,
+                frozen,
+                cache_dir,
+                num_workers,
+                image_size,
+                render_size,
+                stem_stride,
             ),
             dataset_options=_items(
                 input_key, labels_key, val_file, test_file, allow_outside, val_split
@@ -317,6 +336,7 @@ def compare(
             warmup=warmup,
             eval_every=eval_every,
             device=device,
+            amp=amp,
         )
     except (ValueError, FileNotFoundError) as e:
         _fail(str(e))

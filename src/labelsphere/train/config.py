@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labelsphere.heads.registry import DEFAULT_HEAD, HEAD_REGISTRY, check_options
+from labelsphere.images.cnn import STEM_STRIDES
 
 __all__ = ["SPARSE_TARGETS_ABOVE", "TrainConfig"]
 
@@ -21,7 +22,7 @@ class TrainConfig:
     """Everything that defines a training run (stored as ``config.json``).
 
     Head: ``head`` is a registered name (``HEAD_REGISTRY``; default ``DEFAULT_HEAD``,
-    ``embedding-learned-prior``), ``head_options`` its class
+    ``embedding-scale-cap``), ``head_options`` its class
     arguments, ``n_components`` the label embedding dimension d (``None``: the name's own, 256
     for every head but ``embedding-learned-prior``'s 512; capped at L - 1).
 
@@ -37,7 +38,12 @@ class TrainConfig:
     packaged ImageNet weights, a local file, or ``None`` for random init). With ``frozen=True``
     the heads train on cached pooled features (see ``image_features``); with ``frozen=False``
     the backbone is fine-tuned end to end at ``lr * backbone_lr_scale``, images decoded by
-    ``num_workers`` DataLoader workers with the backbone's training augmentation.
+    ``num_workers`` DataLoader workers with the backbone's training augmentation. With
+    ``backbone="pixel-cnn"`` (renders, ``ImageOptions.render_size``) the ``PixelCNN`` trains
+    from scratch, its stem downsampling by ``stem_stride`` (1 for 32-48 px, 4 for 224 px).
+
+    Speed: ``amp`` trains under bfloat16 autocast on CUDA (no loss scaling needed; ignored on
+    other devices); on CUDA cuDNN picks its fastest kernels and the network runs channels-last.
 
     Scale: ``sparse_targets`` hands the heads (B, L) sparse CSR label batches instead of dense
     ones (``None``: sparse above ``SPARSE_TARGETS_ABOVE`` labels, dense below, where the
@@ -71,6 +77,7 @@ class TrainConfig:
     frozen: bool = True
     backbone_lr_scale: float = 0.1
     num_workers: int = 0
+    stem_stride: int = 1
     sparse_targets: bool | None = None
 
     def __post_init__(self) -> None:
@@ -99,6 +106,8 @@ class TrainConfig:
             raise ValueError(
                 f"n_components must be an integer >= 1 (None: the head's own), got {self.n_components!r}"
             )
+        if self.stem_stride not in STEM_STRIDES:
+            raise ValueError(f"stem_stride must be one of {STEM_STRIDES}, got {self.stem_stride!r}")
         if not (self.mixup >= 0.0 and math.isfinite(self.mixup)):
             raise ValueError(f"mixup is the Beta(a, a) parameter, >= 0 (0: off), got {self.mixup}")
 

@@ -43,6 +43,8 @@ class ImageOptions:
         render_size: instead of a timm backbone, render every image to (S, S) uint8
             grayscale (``labelsphere.data.renders``, cached) and train the ``PixelCNN`` from
             scratch on them, end to end (the paper's setting, at icon scale).
+        stem_stride: how far the ``PixelCNN``'s stem downsamples (``None``: 1, the 32-48 px
+            design; 4 for 224 px renders); only with ``render_size``.
     """
 
     backbone: str = "tf_efficientnet_lite0"
@@ -52,6 +54,7 @@ class ImageOptions:
     num_workers: int = 0
     image_size: int | None = None
     render_size: int | None = None
+    stem_stride: int | None = None
 
 
 @dataclass
@@ -126,6 +129,8 @@ def prepare_inputs(
     ``test_file``...).
     """
     images = images or ImageOptions()
+    if images.stem_stride is not None and images.render_size is None:
+        raise ValueError("stem_stride is the PixelCNN's: it needs render_size (--render-size)")
     tr, va, te = train_val_test(
         dataset, data_dir, val_fraction=val_fraction, **(dataset_options or {})
     )
@@ -145,6 +150,8 @@ def prepare_inputs(
         out = [render_dataset(d, size, cache, progress, images.num_workers) for d in (tr, va, te)]
         skipped = {d.name: len(d.info["skipped_images"]) for d in out}
         config = {"backbone": PIXEL_CNN, "backbone_weights": None, "frozen": False}
+        if images.stem_stride is not None:
+            config["stem_stride"] = images.stem_stride
         return PreparedInputs(out[0], out[1], out[2], None, config, skipped=skipped)
     if not images.frozen:
         if images.image_size is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from labelsphere.heads import MultiLabelHead, build_head
@@ -53,7 +54,12 @@ class Classifier(nn.Module):
         self.head = head
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.backbone(x))
+        h = self.backbone(x)
+        # The head runs in float32 even under autocast: mixed precision is for the network's
+        # speed, while a bfloat16 cosine (3 significant digits) times a learned temperature
+        # would reorder close labels and make the heads' comparison one of rounding.
+        with torch.autocast(h.device.type, enabled=False):
+            return self.head(h.float())
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         return self.head.loss(outputs, targets)
@@ -79,7 +85,7 @@ def build_classifier(
     from labelsphere.images.cnn import PIXEL_CNN, PixelCNN
 
     if config.backbone == PIXEL_CNN:
-        cnn = PixelCNN()  # trained from scratch on grayscale renders
+        cnn = PixelCNN(stem_stride=config.stem_stride)  # from scratch on grayscale renders
         mlp = MLP(cnn.num_features, config.hidden, config.dropout, config.input_dropout)
         backbone: nn.Module = nn.Sequential(cnn, mlp)
         out = mlp.out_features
