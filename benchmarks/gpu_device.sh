@@ -13,7 +13,9 @@
 # gpu_e2e_224.sh on the subset under a DEADLINE and leaves in OUT_DIR what the tool brings back
 # (at most 8 files): the speed table and JSON, the log and an archive of the run without
 # weights or checkpoints. Environment: DEADLINE [420], LIMIT (seconds for the whole
-# comparison) [470], and gpu_e2e_224.sh's own variables (session 23: STEM 4, AMP 1).
+# comparison) [470], SPEED (0: skip the speed table) [1], and gpu_e2e_224.sh's own variables
+# (session 23: STEM 4, AMP 1). Runs finished on an earlier machine are reused when runs/gpu is
+# carried back (the archive unpacked at the repository root; weights are not needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."  # the repository root
 G=.gpu
@@ -45,15 +47,17 @@ run)
   nvidia-smi -L || true
   python3 -c "import cairosvg; cairosvg.svg2png(bytestring=b'<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"/>')"
   # The network's speed first, by stem, precision and layout (about 30 s), then the comparison.
-  timeout 120 python3 benchmarks/pixel_cnn_speed.py --json "$OUT/pixel_cnn_speed.json" \
-    > "$OUT/pixel_cnn_speed.txt" 2>&1 || echo "pixel_cnn_speed.py exit $?" >> "$OUT/pixel_cnn_speed.txt"
+  if [[ ${SPEED:-1} == 1 ]]; then
+    timeout 120 python3 benchmarks/pixel_cnn_speed.py --json "$OUT/pixel_cnn_speed.json" \
+      > "$OUT/pixel_cnn_speed.txt" 2>&1 || echo "pixel_cnn_speed.py exit $?" >> "$OUT/pixel_cnn_speed.txt"
+  fi
   rc=0
   PYTHON=python3 DEADLINE=${DEADLINE:-420} WORKERS=${WORKERS:-12} timeout "${LIMIT:-470}" \
-    bash benchmarks/gpu_e2e_224.sh $G/data runs/gpu > "$OUT/log.txt" 2>&1 || rc=$?
+    bash benchmarks/gpu_e2e_224.sh $G/data "${RUNS:-runs/gpu}" > "$OUT/log.txt" 2>&1 || rc=$?
   echo "gpu_e2e_224.sh exit $rc after $SECONDS s"
-  tar czf "$OUT/e2e224.tar.gz" --exclude=checkpoints --exclude=model.safetensors runs/gpu
+  tar czf "$OUT/e2e224.tar.gz" --exclude=checkpoints --exclude=model.safetensors "${RUNS:-runs/gpu}"
   gzip -f "$OUT/log.txt"
-  if [ -f runs/gpu/report.md ]; then cp runs/gpu/report.md "$OUT/"; fi
+  if [ -f "${RUNS:-runs/gpu}/report.md" ]; then cp "${RUNS:-runs/gpu}/report.md" "$OUT/"; fi
   ;;
 *)
   echo "usage: gpu_device.sh prepare | run OUT_DIR" >&2

@@ -64,7 +64,8 @@ for group in "${groups[@]}"; do
     --lrs "${LRS:-1e-3,3e-3}" --extend-grid "${EXTEND:-1}" --seeds "$n_seeds" \
     --device "${DEVICE:-cuda}" --heads "$heads" --baseline sigmoid-prior --out "$OUT"
   ran=$(($(finished) - before))
-  per_run=$(((SECONDS - start + ran) / (ran > 0 ? ran : 1)))
+  # A stage of reused runs (carried from an earlier machine) says nothing about a run's time.
+  if ((ran > 0)); then per_run=$(((SECONDS - start + ran) / ran)); fi
   n_heads=$((n_heads + n_new)) seeds=$n_seeds
   echo "gpu_e2e_224.sh: $n_heads heads at $seeds seed(s); $ran runs in $((SECONDS - start)) s"
 done
