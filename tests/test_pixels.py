@@ -210,3 +210,27 @@ def test_under_autocast_the_network_is_bfloat16_and_the_head_float32():
         out = model(x)
     assert seen["net"] == torch.bfloat16 and out.dtype == torch.float32
     assert model.scores(out).dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--stem-stride", "3", "--render-size", "16"],
+            "stem_stride must be one of (1, 2, 4), got 3",
+        ),
+        (["--stem-stride", "4"], "stem_stride is the PixelCNN's: it needs render_size"),
+    ],
+)
+@pytest.mark.parametrize("command", ["train", "compare"])
+def test_a_bad_stem_stride_is_one_line_before_any_rendering(command, args, message, tmp_path):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, [command, "tabler-icons", "--out", str(out), *args])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = [x for x in r.output.splitlines() if x.strip()]
+    assert len(lines) == 1 and message in lines[0], r.output
+    assert not out.exists()

@@ -129,8 +129,15 @@ def prepare_inputs(
     ``test_file``...).
     """
     images = images or ImageOptions()
-    if images.stem_stride is not None and images.render_size is None:
-        raise ValueError("stem_stride is the PixelCNN's: it needs render_size (--render-size)")
+    if images.stem_stride is not None:
+        from labelsphere.images.cnn import STEM_STRIDES
+
+        if images.render_size is None:
+            raise ValueError("stem_stride is the PixelCNN's: it needs render_size (--render-size)")
+        if images.stem_stride not in STEM_STRIDES:
+            raise ValueError(
+                f"stem_stride must be one of {STEM_STRIDES}, got {images.stem_stride!r}"
+            )
     tr, va, te = train_val_test(
         dataset, data_dir, val_fraction=val_fraction, **(dataset_options or {})
     )
