@@ -75,9 +75,8 @@ def test_subset_script_bad_input_is_one_line(tmp_path, args, code, message):
     assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith(message)
 
 
-def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(subset, tmp_path):
-    """The staged run on CPU, tiny: the first stage always runs; with DEADLINE=1 the next is
-    skipped, said in skipped.txt, and the report covers the heads that ran."""
+def _staged_run(subset: Path, tmp_path: Path, stages: str, **env: str):
+    """gpu_e2e_224.sh on CPU, tiny: 16 px renders of the 300-icon subset, 1 epoch, one rate."""
     out = tmp_path / "out"
     env = {
         "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
@@ -89,9 +88,9 @@ def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(s
         "LRS": "1e-3",
         "EXTEND": "0",
         "WORKERS": "0",
-        "STAGES": "sigmoid-prior|softmax",
-        "DEADLINE": "1",
+        "STAGES": stages,
         "OMP_NUM_THREADS": "1",
+        **env,
     }
     done = subprocess.run(
         ["bash", str(ROOT / "benchmarks" / "gpu_e2e_224.sh"), str(subset), str(out)],
@@ -101,6 +100,13 @@ def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(s
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    return out, done.stdout
+
+
+def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(subset, tmp_path):
+    """The first stage always runs; with DEADLINE=1 the next is skipped, said in skipped.txt,
+    and the report covers the heads that ran."""
+    out, _ = _staged_run(subset, tmp_path, "sigmoid-prior|softmax", DEADLINE="1")
     assert "# iconify-icons: sigmoid-prior\n" in (out / "report.md").read_text()
     assert (out / "skipped.txt").read_text().startswith("gpu_e2e_224.sh: skipping softmax: ")
     assert not (out / "runs" / "softmax").exists()
@@ -108,29 +114,8 @@ def test_a_stage_that_would_pass_the_deadline_is_skipped_and_the_rest_reported(s
 
 def test_a_seeds_stage_adds_seeds_to_the_heads_so_far_with_the_strided_stem(subset, tmp_path):
     """`@2` trains seed 1 of every head so far; the runs carry --stem-stride and --amp."""
-    out = tmp_path / "out"
-    env = {
-        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "DEVICE": "cpu",
-        "SIZE": "16",
-        "ICONS": "300",
-        "EPOCHS": "1",
-        "LRS": "1e-3",
-        "EXTEND": "0",
-        "WORKERS": "0",
-        "STAGES": "sigmoid-prior|@2",
-        "OMP_NUM_THREADS": "1",
-    }
-    done = subprocess.run(
-        ["bash", str(ROOT / "benchmarks" / "gpu_e2e_224.sh"), str(subset), str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "gpu_e2e_224.sh: 1 heads at 2 seed(s); 1 runs in" in done.stdout
+    out, stdout = _staged_run(subset, tmp_path, "sigmoid-prior|@2")
+    assert "gpu_e2e_224.sh: 1 heads at 2 seed(s); 1 runs in" in stdout
     for seed in (0, 1):
         run = out / "runs" / "sigmoid-prior" / "lr=0.001" / f"seed={seed}"
         config = json.loads((run / "config.json").read_text())
