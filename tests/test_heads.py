@@ -399,3 +399,32 @@ def test_glas_training_moves_the_label_geometry_towards_cooccurrence(bibtex, tmp
         trained.prepare(tr.Y)
         penalties[head] = trained.glas_penalty(all_labels).item()
     assert penalties["embedding-glas"] < 0.9 * penalties["embedding-learned"], penalties
+
+
+def test_softmax_plus_bce_is_both_losses_on_one_set_of_scores(bibtex):
+    """loss="softmax+bce": the softmax loss plus BCE summed over labels, on the same scaled
+    scores; its prior bias is the log prior odds (sigmoid of a zero output's score = frequency)."""
+    import torch.nn.functional as F
+
+    from labelsphere.heads import build_head, label_basis
+    from labelsphere.heads.losses import normalized_softmax_loss
+
+    X, Y = bibtex[0].X, bibtex[0].Y
+    counts, n = np.bincount(Y.indices, minlength=Y.shape[1]), Y.shape[0]
+    basis = label_basis("embedding-scale-cap", Y, 32, seed=0)
+    options = {"loss": "softmax+bce", "learn_embeddings": True, "bias": True, "prior_bias": True}
+    torch.manual_seed(0)
+    head = build_head("embedding", X.shape[1], Y.shape[1], basis, options)
+    head.initialize(counts, n)
+    probs = torch.sigmoid(head.scores(torch.zeros(1, head.dim)))[0].detach().numpy()
+    np.testing.assert_allclose(probs, np.clip(counts / n, 1 / (n + 1), n / (n + 1)), rtol=1e-4)
+    x = torch.from_numpy(X[:64].toarray()).float()
+    y = torch.from_numpy(Y[:64].toarray()).float()
+    out = head(x)
+    logits = head.scores(out)
+    by_hand = normalized_softmax_loss(logits, y) + F.binary_cross_entropy_with_logits(
+        logits, y, reduction="sum"
+    ) / 64
+    torch.testing.assert_close(head.loss(out, y), by_hand, rtol=1e-5, atol=1e-5)
+    head.loss(out, y).backward()  # trains the label table, the bias and the scale
+    assert all(p.grad is not None for p in (head.embeddings, head.bias, head.log_scale))

@@ -174,7 +174,7 @@ def fold_in(
         # The priors the heads' prior_bias starts from, on the fold-in data; under the softmax
         # loss every label's share is of one total, so old and new priors are comparable.
         counts = np.concatenate([np.asarray(Y.sum(axis=0)).ravel() for Y in (Y_old, Y_new)])
-        if head.loss_kind == "bce":
+        if head.loss_kind in ("bce", "softmax+bce"):
             prior = log_prior_odds(counts.astype(np.float64), Y_old.shape[0])
         else:
             prior = log_label_share(counts.astype(np.float64))

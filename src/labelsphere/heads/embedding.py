@@ -42,13 +42,17 @@ class EmbeddingHead(MultiLabelHead):
             ``"cosine+softmax"``: the sum of both.
             ``"bce"``: binary cross-entropy on the same scores, i.e. a sigmoid layer whose weight
             is constrained to the low-rank basis E (W = E A).
+            ``"softmax+bce"``: the softmax loss plus that binary cross-entropy summed over the
+            labels (mean over samples): the softmax ranks each sample's labels, the BCE each
+            label's samples, which is what per-label AP measures.
             ``"mse"``: squared error to the un-normalised sum of label embeddings.
         similarity: ``"dot"`` or ``"cosine"``: ``sim`` above.
         bias: learn a per-label bias ``b`` (used in scores; trained by the score-based losses).
         prior_bias: start ``b`` at the label priors (needs ``bias=True``), as the
             ``sigmoid-prior`` baseline does: ``log p`` of each label's share of the label
             occurrences for the softmax losses, the log prior odds ``log(p / (1 - p))`` of its
-            training frequency for ``"bce"``. Applied by :meth:`initialize`.
+            training frequency for ``"bce"`` and ``"softmax+bce"`` (the softmax is blind to a
+            shift shared by all labels). Applied by :meth:`initialize`.
         scale: initial value of the learnable scale (inverse temperature) of the score-based
             losses; learned in log space so it stays positive.
         learn_embeddings: train E too, starting from the given embeddings (the PMI embedding as
@@ -93,7 +97,9 @@ class EmbeddingHead(MultiLabelHead):
         - scores(outputs (B, d)) -> (B, L).
     """
 
-    LOSSES = ("cosine", "softmax", "cosine+softmax", "bce", "mse")
+    LOSSES = ("cosine", "softmax", "cosine+softmax", "bce", "softmax+bce", "mse")
+    # The losses trained on the scaled scores, which scores() then returns.
+    SCORED = ("softmax", "cosine+softmax", "bce", "softmax+bce")
 
     def __init__(
         self,
@@ -136,14 +142,14 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"bias=True needs a score-based loss; loss={loss!r} never trains it")
         if prior_bias and not bias:
             raise ValueError("prior_bias=True needs bias=True (it sets the bias's initial values)")
-        if learn_embeddings and loss not in ("softmax", "bce"):
+        if learn_embeddings and loss not in ("softmax", "bce", "softmax+bce"):
             raise ValueError(
-                f"learn_embeddings=True needs loss='softmax' or 'bce' (its targets do not move "
+                f"learn_embeddings=True needs loss='softmax', 'bce' or 'softmax+bce' (its targets do not move "
                 f"with E), got loss={loss!r}"
             )
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
-        if pick_all and loss not in ("softmax", "cosine+softmax"):
+        if pick_all and loss not in ("softmax", "cosine+softmax", "softmax+bce"):
             raise ValueError(f"pick_all=True needs a softmax loss, got loss={loss!r}")
         if not (isinstance(label_lr_scale, int | float) and label_lr_scale > 0):
             raise ValueError(f"label_lr_scale must be a number > 0, got {label_lr_scale!r}")
@@ -224,7 +230,7 @@ class EmbeddingHead(MultiLabelHead):
         if not self.prior_bias or self.bias is None:
             return
         counts = self.checked_counts(label_counts)
-        if self.loss_kind == "bce":
+        if self.loss_kind in ("bce", "softmax+bce"):
             prior = log_prior_odds(counts, n_samples)
         else:
             prior = log_label_share(counts)
@@ -274,6 +280,10 @@ class EmbeddingHead(MultiLabelHead):
             )
         if kind == "bce":
             return bce_with_logits(self._logits(outputs), targets)
+        if kind == "softmax+bce":
+            # BCE summed over the labels, so its weight does not shrink as L grows.
+            bce = bce_with_logits(self._logits(outputs), targets) * self.n_labels
+            return self._softmax_loss(outputs, targets) + bce
         # "mse": regress onto the raw sum (its scale grows with the number of labels).
         return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
 
@@ -303,7 +313,7 @@ class EmbeddingHead(MultiLabelHead):
         LabelIndex``: exact GEMM or FAISS) rank the labels without the (B, L) score matrix; a
         learned bias rides along as one more coordinate (queries get a 1 there).
         """
-        scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
+        scored = self.loss_kind in self.SCORED
         factor = float(self._scale().detach()) if scored else 1.0
         keys = self._keys().detach()
         if self.bias is not None:
@@ -312,7 +322,7 @@ class EmbeddingHead(MultiLabelHead):
 
     def index_queries(self, outputs: Tensor) -> Tensor:
         """Queries (B, d or d + 1) for :meth:`index_keys` from the head's outputs (B, d)."""
-        scored = self.loss_kind in ("softmax", "cosine+softmax", "bce")
+        scored = self.loss_kind in self.SCORED
         q = outputs.float()
         if scored and self.normalize:
             q = F.normalize(q, dim=1, eps=1e-12)
@@ -321,7 +331,7 @@ class EmbeddingHead(MultiLabelHead):
         return q
 
     def scores(self, outputs: Tensor) -> Tensor:
-        if self.loss_kind in ("softmax", "cosine+softmax", "bce"):
+        if self.loss_kind in self.SCORED:
             return self._logits(outputs)
         s = self._similarities(outputs)
         return s if self.bias is None else s + self.bias
