@@ -422,9 +422,10 @@ def test_softmax_plus_bce_is_both_losses_on_one_set_of_scores(bibtex):
     y = torch.from_numpy(Y[:64].toarray()).float()
     out = head(x)
     logits = head.scores(out)
-    by_hand = normalized_softmax_loss(logits, y) + F.binary_cross_entropy_with_logits(
-        logits, y, reduction="sum"
-    ) / 64
+    by_hand = (
+        normalized_softmax_loss(logits, y)
+        + F.binary_cross_entropy_with_logits(logits, y, reduction="sum") / 64
+    )
     torch.testing.assert_close(head.loss(out, y), by_hand, rtol=1e-5, atol=1e-5)
     head.loss(out, y).backward()  # trains the label table, the bias and the scale
     assert all(p.grad is not None for p in (head.embeddings, head.bias, head.log_scale))
