@@ -6,7 +6,9 @@
 # ../shared/data --image-size 96 --epochs 10 --batch-size 256 --lrs R --extend-grid 0 --seeds 3
 # --only-seed K --threads 1 --heads softmax --baseline softmax --out runs/s23-full/softmax-R-sK`
 # (two lanes, one thread each; runs/s23-full/lane.sh). The default with loss=softmax+bce (seed 0,
-# 1e-3, 3 epochs; runs/s23-full/exp.sh) is the session's one new head on this set.
+# 1e-3, 3 epochs; runs/s23-full/exp.sh) is the session's one new head on this set. The fixed-PMI
+# head (`--heads embedding`, 3 epochs, 1e-3, seeds 0-2 as --only-seed lanes; runs/s23-full/pmi.sh)
+# had seed 0 at 3 epochs only (session 7).
 cd "$(dirname "$0")/../../.."  # the repository root
 O=docs/results/iconify-frozen-full-s23
 RUNS=()
@@ -16,6 +18,10 @@ for R in 1e-3 3e-4; do
     D=runs/s23-full/softmax-$R-s$K/runs/softmax/lr=$LR/seed=$K
     [ -f "$D/result.json" ] && RUNS+=(--run "softmax ($R)" "$D")
   done
+done
+for K in 0 1 2; do  # the fixed-PMI head, 3 epochs at 1e-3 (session 7's pick), 3 seeds
+  D=runs/s23-full/pmi-1e-3-s$K/runs/embedding/lr=0.001/seed=$K
+  [ -f "$D/result.json" ] && RUNS+=(--run "embedding (fixed PMI, 1e-3), 3 epochs" "$D")
 done
 D="runs/s23-full/sbce-1e-3-3ep/runs/embedding-scale-cap_loss=softmax_bce/lr=0.001/seed=0"
 [ -f "$D/result.json" ] && RUNS+=(--run "embedding-scale-cap[loss=softmax+bce] (1e-3), seed 0" "$D")
