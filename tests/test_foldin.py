@@ -49,3 +49,32 @@ def test_labels_folded_into_the_default_head_rank_well_above_chance(
     chance = np.asarray(te.Y[:, held].mean(axis=0)).ravel()[ok]
     # Measured at 30 epochs: 0.216 mean AP against 0.016 chance (docs/extend.md).
     assert ok.sum() >= 10 and ap[ok].mean() > 5 * chance.mean()
+
+
+@pytest.mark.parametrize("loss", ["softmax", "softmax+bce"])
+def test_folded_biases_start_at_the_priors_the_loss_trained_from(loss, data_dir, tmp_path):
+    """A new label's bias is its prior in the loss's own form (label share for the softmax,
+    log prior odds where BCE is trained), shifted by the old labels' median drift."""
+    from safetensors.numpy import load_file
+
+    from labelsphere.heads.linear import log_label_share, log_prior_odds
+
+    tr, va, _ = train_val_test("bibtex", data_dir)
+    L = tr.Y.shape[1]
+    held, keep = np.arange(L - 8, L), np.arange(L - 8)
+    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
+    cfg = TrainConfig(
+        head="embedding-scale-cap", head_options={"loss": loss}, hidden=(32,), epochs=1
+    )
+    result = train(
+        cfg, _keep(tr, keep, vocab), _keep(va, keep, vocab), tmp_path / "run", progress=False
+    )
+    names = [f"new{i}" for i in range(len(held))]
+    out = fold_in(result.run_dir / "model", tr.Y[:, keep], tr.Y[:, held], names, tmp_path / "f")
+    b = load_file(str(out / "model.safetensors"))["head.bias"].astype(np.float64)
+    counts = np.asarray(tr.Y.sum(axis=0), dtype=np.float64).ravel()
+    prior = (
+        log_prior_odds(counts, tr.Y.shape[0]) if loss == "softmax+bce" else log_label_share(counts)
+    )
+    want = prior[held] + np.median(b[: len(keep)] - prior[: len(keep)])
+    np.testing.assert_allclose(b[len(keep) :], want, rtol=1e-5, atol=1e-5)
