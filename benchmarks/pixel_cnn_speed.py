@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     x, y = x.to(device), y.to(device)
     states = {cfg: build(cfg, a.labels, device) for cfg in CONFIGS}
     for cfg, state in states.items():  # warm-up: cuDNN's autotuning, allocator, lazy init
-        time_steps(state, cfg, x, y, a.warmup, device)
+        if a.warmup:
+            time_steps(state, cfg, x, y, a.warmup, device)
     seconds: dict[tuple, list[float]] = {cfg: [] for cfg in CONFIGS}
     for r in range(a.rounds):
         order = CONFIGS if r % 2 == 0 else CONFIGS[::-1]

@@ -129,3 +129,40 @@ def test_device_script_without_a_mode_is_one_usage_line():
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == ["usage: gpu_device.sh prepare | run OUT_DIR"]
+
+
+def test_pixel_cnn_speed_times_every_configuration_on_cpu(tmp_path):
+    """benchmarks/pixel_cnn_speed.py, tiny, on CPU: a row per configuration, the first the
+    1.0x reference, and the JSON written."""
+    out = tmp_path / "speed.json"
+    args = ["--size", "32", "--batch", "4", "--steps", "1", "--warmup", "0", "--rounds", "1"]
+    args += ["--device", "cpu", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pixel_cnn_speed.py"), *args],
+        capture_output=True,
+        text=True,
+        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["stem_stride"], r["amp"], r["channels_last"]) for r in rows][:3] == [
+        (1, False, False),
+        (1, False, False),
+        (1, True, True),
+    ]
+    assert len(rows) == 8 and rows[0]["speedup"] == 1.0
+    assert all(r["ms_per_step"] > 0 for r in rows)
+
+
+def test_pixel_cnn_speed_bad_input_is_one_line():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pixel_cnn_speed.py"), "--steps", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "pixel_cnn_speed.py: sizes, counts and rounds must be >= 1"
+    ]
