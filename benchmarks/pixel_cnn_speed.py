@@ -8,7 +8,7 @@ an MLP of 256, a sigmoid head over ``--labels`` labels) in each configuration si
 - ``stem``: 1 (the 32-48 px design) or 4 (ResNet's stem; ``TrainConfig.stem_stride``);
 - ``amp``: float32, or bfloat16 autocast as ``TrainConfig.amp`` trains on CUDA;
 - ``layout``: contiguous or channels-last weights (the loop uses channels-last on CUDA);
-- ``cudnn.benchmark``: off, or on as the loop sets it on CUDA.
+- ``cudnn.benchmark``: off (as the loop leaves it), or on (session 23's runs had it on).
 
 Pixels are random uint8 (a convolution's time does not depend on what it sees). Each round
 runs every configuration in turn for ``--steps`` timed steps after ``--warmup``; the table gives

@@ -43,7 +43,7 @@ class TrainConfig:
     from scratch, its stem downsampling by ``stem_stride`` (1 for 32-48 px, 4 for 224 px).
 
     Speed: ``amp`` trains under bfloat16 autocast on CUDA (no loss scaling needed; ignored on
-    other devices); on CUDA cuDNN picks its fastest kernels and the network runs channels-last.
+    other devices); on CUDA the PixelCNN runs channels-last.
 
     Scale: ``sparse_targets`` hands the heads (B, L) sparse CSR label batches instead of dense
     ones (``None``: sparse above ``SPARSE_TARGETS_ABOVE`` labels, dense below, where the
