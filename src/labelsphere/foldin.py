@@ -184,6 +184,11 @@ def fold_in(
         weights["head.bias"] = torch.cat(
             [weights["head.bias"], torch.from_numpy(b_new).to(weights["head.bias"].dtype)]
         )
+    if "head.free.weight" in weights:
+        # A folded label has no samples trained into free weights of its own: it starts where
+        # every label of a free_logits head started, at zero.
+        V = weights["head.free.weight"]
+        weights["head.free.weight"] = torch.cat([V, V.new_zeros(len(new_names), V.shape[1])])
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model_dir, tmp)

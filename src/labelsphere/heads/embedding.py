@@ -16,7 +16,7 @@ from labelsphere.heads.losses import (
     chunked_softmax_loss,
     normalized_softmax_loss,
 )
-from labelsphere.heads.targets import is_sparse, label_matmul, positives
+from labelsphere.heads.targets import dense, is_sparse, label_matmul, positives
 
 __all__ = ["EmbeddingHead"]
 
@@ -90,11 +90,18 @@ class EmbeddingHead(MultiLabelHead):
         max_scale: an upper bound on the learned scale (``None``: none). The scale learns as
             before up to it, then stays there: the warm-up of ``scale_lr_scale=1`` without
             the sharpening that follows it. Only for the score-based losses.
+        free_logits: add a free linear layer ``V`` (L, F), started at zero, beside the scaled
+            cosine: label l scores ``scale * cos(z, E_l) + b_l + V_l . h`` for the head's
+            input h. The cosine part keeps the embedding head's start; ``V`` gives each label
+            weights of its own on the unnormalised input, as the sigmoid head has, for the
+            per-label ranking the normalised output cannot express (docs/paper_regime.md,
+            session 21). Needs ``loss`` "softmax", "bce" or "softmax+bce"; the outputs carry
+            h after z, and the loss is computed over all L logits at once (no chunking).
 
     Shape:
-        - forward: (B, F) -> (B, d).
-        - loss(outputs (B, d), targets (B, L) multi-hot) -> scalar.
-        - scores(outputs (B, d)) -> (B, L).
+        - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
+        - loss(outputs, targets (B, L) multi-hot) -> scalar.
+        - scores(outputs) -> (B, L).
     """
 
     LOSSES = ("cosine", "softmax", "cosine+softmax", "bce", "softmax+bce", "mse")
@@ -119,6 +126,7 @@ class EmbeddingHead(MultiLabelHead):
         label_lr_scale: float = 1.0,
         scale_lr_scale: float = 1.0,
         max_scale: float | None = None,
+        free_logits: bool = False,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -146,6 +154,10 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(
                 f"learn_embeddings=True needs loss='softmax', 'bce' or 'softmax+bce' (its targets do not move "
                 f"with E), got loss={loss!r}"
+            )
+        if free_logits and loss not in ("softmax", "bce", "softmax+bce"):
+            raise ValueError(
+                f"free_logits=True needs loss='softmax', 'bce' or 'softmax+bce', got loss={loss!r}"
             )
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
@@ -184,10 +196,22 @@ class EmbeddingHead(MultiLabelHead):
         self.bias = nn.Parameter(torch.zeros(self.n_labels)) if bias else None
         self.prior_bias = bool(prior_bias)
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
+        self.free_logits = bool(free_logits)
+        self.free: nn.Linear | None = None
+        if free_logits:
+            self.free = nn.Linear(in_features, self.n_labels, bias=False)
+            nn.init.zeros_(self.free.weight)  # start as the embedding head alone
         self.criterion = CosineProximityLoss()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x)
+        z = self.linear(x)
+        return z if self.free is None else torch.cat([z, x], dim=1)
+
+    def _split(self, outputs: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The d-dimensional output z (B, d) and, with ``free_logits``, the input h (B, F)."""
+        if self.free is None:
+            return outputs, None
+        return outputs[:, : self.dim], outputs[:, self.dim :]
 
     def lr_scales(self) -> dict[str, float]:
         scales = {"embeddings": self.label_lr_scale, "log_scale": self.scale_lr_scale}
@@ -221,8 +245,11 @@ class EmbeddingHead(MultiLabelHead):
     def _logits(self, outputs: Tensor) -> Tensor:
         # Score-based losses see the unit-normalised output so the learnable scale alone sets
         # the temperature; eps keeps a zero output finite.
-        z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
+        out, h = self._split(outputs)
+        z = F.normalize(out.float(), dim=1, eps=1e-12) if self.normalize else out.float()
         logits = self._scale() * (z @ self._keys().T)
+        if h is not None:
+            logits = logits + h.float() @ self.free.weight.float().T
         return logits if self.bias is None else logits + self.bias
 
     def initialize(self, label_counts: np.ndarray, n_samples: int) -> None:
@@ -288,6 +315,8 @@ class EmbeddingHead(MultiLabelHead):
         return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
 
     def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        if self.free is not None:
+            return normalized_softmax_loss(self._logits(outputs), dense(targets), self.pick_all)
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets, self.pick_all)
         z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
@@ -316,16 +345,24 @@ class EmbeddingHead(MultiLabelHead):
         scored = self.loss_kind in self.SCORED
         factor = float(self._scale().detach()) if scored else 1.0
         keys = self._keys().detach()
+        if self.free is not None:
+            keys = torch.cat([keys, self.free.weight.detach().float() / factor], dim=1)
         if self.bias is not None:
             keys = torch.cat([keys, (self.bias.detach() / factor)[:, None]], dim=1)
         return keys, factor
 
     def index_queries(self, outputs: Tensor) -> Tensor:
-        """Queries (B, d or d + 1) for :meth:`index_keys` from the head's outputs (B, d)."""
+        """Queries (B, d or d + 1) for :meth:`index_keys` from the head's outputs (B, d).
+
+        With ``free_logits`` the head's input h follows z (B, d + F (+ 1)).
+        """
         scored = self.loss_kind in self.SCORED
-        q = outputs.float()
+        out, h = self._split(outputs)
+        q = out.float()
         if scored and self.normalize:
             q = F.normalize(q, dim=1, eps=1e-12)
+        if h is not None:
+            q = torch.cat([q, h.float()], dim=1)
         if self.bias is not None:
             q = torch.cat([q, torch.ones(q.shape[0], 1, device=q.device)], dim=1)
         return q

@@ -1,0 +1,95 @@
+"""free_logits: a zero-initialised per-label linear layer beside the scaled cosine, on real
+bibtex data: it starts as the embedding head alone, trains, ranks the same through an index as
+through the dense scores, and takes folded-in labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from labelsphere.data import MultiLabelDataset, train_val_test
+from labelsphere.foldin import fold_in
+from labelsphere.heads import build_head, label_basis
+from labelsphere.heads.losses import normalized_softmax_loss
+from labelsphere.labels import LabelVocabulary
+from labelsphere.predict import Predictor
+from labelsphere.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def splits(data_dir):
+    return train_val_test("bibtex", data_dir)
+
+
+def _heads(tr, free_logits: bool):
+    X, Y = tr.X, tr.Y
+    basis = label_basis("embedding-scale-cap", Y, 32, seed=0)
+    torch.manual_seed(0)
+    options = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
+    head = build_head(
+        "embedding", X.shape[1], Y.shape[1], basis, {**options, "free_logits": free_logits}
+    )
+    head.initialize(np.bincount(Y.indices, minlength=Y.shape[1]), Y.shape[0])
+    return head
+
+
+def test_free_logits_start_as_the_embedding_head_and_train(splits):
+    tr = splits[0]
+    plain, free = _heads(tr, False), _heads(tr, True)
+    x = torch.from_numpy(tr.X[:64].toarray()).float()
+    y = torch.from_numpy(tr.Y[:64].toarray()).float()
+    out = free(x)
+    assert out.shape == (64, free.dim + x.shape[1])  # z, then the head's input
+    torch.testing.assert_close(out[:, free.dim :], x)
+    # Same seed, same z layer: zero free weights score exactly as the plain head.
+    torch.testing.assert_close(free.scores(out), plain.scores(plain(x)))
+    logits = free.scores(out)
+    torch.testing.assert_close(free.loss(out, y), normalized_softmax_loss(logits, y))
+    free.loss(out, y).backward()
+    assert free.free.weight.grad is not None and free.free.weight.grad.abs().sum() > 0
+    # Sparse targets give the same loss (the free logits are never chunked).
+    from labelsphere.heads.targets import csr_batch
+
+    torch.testing.assert_close(free.loss(out, csr_batch(tr.Y[:64])), free.loss(out, y))
+
+
+def test_free_logits_need_a_scored_loss():
+    E = torch.randn(20, 4)
+    for loss in ("cosine", "mse", "cosine+softmax"):
+        with pytest.raises(ValueError, match="free_logits=True needs loss="):
+            build_head("embedding", 8, 20, E, {"loss": loss, "free_logits": True})
+
+
+def _keep(ds: MultiLabelDataset, cols: np.ndarray, vocab: LabelVocabulary) -> MultiLabelDataset:
+    return MultiLabelDataset(ds.X, ds.Y[:, cols], vocab, ds.name, ds.ids, ds.info)
+
+
+def test_a_trained_free_logits_model_ranks_the_same_through_an_index_and_folds_in(
+    splits, tmp_path, one_torch_thread
+):
+    tr, va, te = splits
+    L = tr.Y.shape[1]
+    held, keep = np.arange(L - 8, L), np.arange(L - 8)
+    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
+    cfg = TrainConfig(
+        head="embedding-scale-cap", head_options={"free_logits": True}, hidden=(32,), epochs=2
+    )
+    result = train(cfg, _keep(tr, keep, vocab), _keep(va, keep, vocab), tmp_path / "run")
+    p = Predictor.load(result.run_dir / "model")
+    assert float(p.model.head.free.weight.detach().abs().max()) > 0  # the free layer trained
+    X = te.X[:50]
+    scores, _ = p.scores(X)
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    for backend in ("exact", "faiss-flat"):
+        idx, vals = p.topk(X, 5, backend)
+        np.testing.assert_array_equal(idx, want)
+        np.testing.assert_allclose(vals, np.take_along_axis(scores, want, 1), rtol=1e-4, atol=1e-4)
+    names = [f"new{i}" for i in range(len(held))]
+    out = fold_in(result.run_dir / "model", tr.Y[:, keep], tr.Y[:, held], names, tmp_path / "f")
+    folded = Predictor.load(out)
+    V = folded.model.head.free.weight.detach()
+    assert V.shape == (L, 32)  # the head's input is the hidden layer
+    assert float(V[len(keep) :].abs().max()) == 0
+    s_new, _ = folded.scores(X)
+    np.testing.assert_allclose(s_new[:, : len(keep)], scores, rtol=1e-5, atol=1e-5)
