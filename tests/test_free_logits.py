@@ -93,3 +93,24 @@ def test_a_trained_free_logits_model_ranks_the_same_through_an_index_and_folds_i
     assert float(V[len(keep) :].abs().max()) == 0
     s_new, _ = folded.scores(X)
     np.testing.assert_allclose(s_new[:, : len(keep)], scores, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("free_lr_scale", [1.0, 0.01])
+def test_free_lr_scale_sets_the_free_layers_rate(free_lr_scale, splits, tmp_path, one_torch_thread):
+    """One AdamW step moves each weight with a gradient by the group's rate: lr * scale."""
+    tr, va, _ = splits
+    options = {"free_logits": True, "free_lr_scale": free_lr_scale}
+    cfg = TrainConfig(
+        head="embedding-scale-cap", head_options=options, hidden=(32,), lr=1e-2, max_steps=1
+    )
+    result = train(cfg, tr, va, tmp_path / "run", progress=False)
+    V = Predictor.load(result.run_dir / "model").model.head.free.weight.detach()
+    assert float(V.abs().max()) == pytest.approx(1e-2 * free_lr_scale, rel=1e-3)
+
+
+def test_free_lr_scale_needs_the_free_layer():
+    E = torch.randn(20, 4)
+    with pytest.raises(ValueError, match="free_lr_scale != 1 needs free_logits=True"):
+        build_head("embedding", 8, 20, E, {"free_lr_scale": 0.1})
+    with pytest.raises(ValueError, match="free_lr_scale must be a number > 0"):
+        build_head("embedding", 8, 20, E, {"free_logits": True, "free_lr_scale": 0})

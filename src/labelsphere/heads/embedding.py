@@ -97,6 +97,10 @@ class EmbeddingHead(MultiLabelHead):
             per-label ranking the normalised output cannot express (docs/paper_regime.md,
             session 21). Needs ``loss`` "softmax", "bce" or "softmax+bce"; the outputs carry
             h after z, and the loss is computed over all L logits at once (no chunking).
+        free_lr_scale: the free layer ``V`` trains at the run's learning rate times this
+            (:meth:`lr_scales`). At the full rate it overfits on the full iconify set after
+            two epochs, as the full softmax head does; slower, it adds its per-label weights
+            late. Needs ``free_logits=True``.
 
     Shape:
         - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
@@ -127,6 +131,7 @@ class EmbeddingHead(MultiLabelHead):
         scale_lr_scale: float = 1.0,
         max_scale: float | None = None,
         free_logits: bool = False,
+        free_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -159,6 +164,10 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(
                 f"free_logits=True needs loss='softmax', 'bce' or 'softmax+bce', got loss={loss!r}"
             )
+        if not (isinstance(free_lr_scale, int | float) and free_lr_scale > 0):
+            raise ValueError(f"free_lr_scale must be a number > 0, got {free_lr_scale!r}")
+        if free_lr_scale != 1 and not free_logits:
+            raise ValueError("free_lr_scale != 1 needs free_logits=True (there is no free layer)")
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
         if pick_all and loss not in ("softmax", "cosine+softmax", "softmax+bce"):
@@ -197,6 +206,7 @@ class EmbeddingHead(MultiLabelHead):
         self.prior_bias = bool(prior_bias)
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
         self.free_logits = bool(free_logits)
+        self.free_lr_scale = float(free_lr_scale)
         self.free: nn.Linear | None = None
         if free_logits:
             self.free = nn.Linear(in_features, self.n_labels, bias=False)
@@ -214,7 +224,11 @@ class EmbeddingHead(MultiLabelHead):
         return outputs[:, : self.dim], outputs[:, self.dim :]
 
     def lr_scales(self) -> dict[str, float]:
-        scales = {"embeddings": self.label_lr_scale, "log_scale": self.scale_lr_scale}
+        scales = {
+            "embeddings": self.label_lr_scale,
+            "log_scale": self.scale_lr_scale,
+            "free.weight": self.free_lr_scale,
+        }
         return {name: s for name, s in scales.items() if s != 1}
 
     def _scale(self) -> Tensor:
