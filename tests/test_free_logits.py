@@ -114,3 +114,17 @@ def test_free_lr_scale_needs_the_free_layer():
         build_head("embedding", 8, 20, E, {"free_lr_scale": 0.1})
     with pytest.raises(ValueError, match="free_lr_scale must be a number > 0"):
         build_head("embedding", 8, 20, E, {"free_logits": True, "free_lr_scale": 0})
+
+
+def test_embedding_free_is_the_default_head_with_the_slow_free_layer(splits):
+    """The registered name is the spec the session-24 runs used."""
+    from labelsphere.heads.registry import head_entry
+
+    free, cap = head_entry("embedding-free"), head_entry("embedding-scale-cap")
+    assert dict(free.defaults) == {**cap.defaults, "free_logits": True, "free_lr_scale": 0.1}
+    assert (free.basis, free.n_components) == (cap.basis, cap.n_components)
+    tr = splits[0]
+    basis = label_basis("embedding-free", tr.Y, 8, seed=0)
+    head = build_head("embedding-free", tr.X.shape[1], tr.Y.shape[1], basis)
+    assert (head.free_lr_scale, head.max_scale) == (0.1, 15.0)
+    assert head.lr_scales() == {"free.weight": 0.1}

@@ -144,6 +144,15 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             "the default since session 19 (docs/paper_regime.md)",
             max_scale=15.0,
         ),
+        _learned_prior(
+            "embedding-free",
+            "embedding-scale-cap with a free per-label linear layer on the head's input beside "
+            "the scaled cosine, started at zero and trained at 0.1x the rate: the sigmoid "
+            "head's per-label weights, added late (docs/paper_regime.md, session 24)",
+            max_scale=15.0,
+            free_logits=True,
+            free_lr_scale=0.1,
+        ),
         HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
