@@ -128,3 +128,23 @@ def test_embedding_free_is_the_default_head_with_the_slow_free_layer(splits):
     head = build_head("embedding-free", tr.X.shape[1], tr.Y.shape[1], basis)
     assert (head.free_lr_scale, head.max_scale) == (0.1, 15.0)
     assert head.lr_scales() == {"free.weight": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("embedding-scale-cap[free_lr_scale=0.1]", "free_lr_scale != 1 needs free_logits=True"),
+        ("embedding-paper[free_logits=true]", "free_logits=True needs loss="),
+        ("embedding-free[free_lr_scale=-1]", "free_lr_scale must be a number > 0, got -1"),
+    ],
+)
+def test_cli_refuses_bad_free_options_in_one_line(spec, message, data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    out = tmp_path / "run"
+    args = ["train", "bibtex", "--head", spec, "--data-dir", str(data_dir), "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert "Traceback" not in r.output and not out.exists()

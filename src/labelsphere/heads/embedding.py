@@ -93,14 +93,15 @@ class EmbeddingHead(MultiLabelHead):
         free_logits: add a free linear layer ``V`` (L, F), started at zero, beside the scaled
             cosine: label l scores ``scale * cos(z, E_l) + b_l + V_l . h`` for the head's
             input h. The cosine part keeps the embedding head's start; ``V`` gives each label
-            weights of its own on the unnormalised input, as the sigmoid head has, for the
-            per-label ranking the normalised output cannot express (docs/paper_regime.md,
-            session 21). Needs ``loss`` "softmax", "bce" or "softmax+bce"; the outputs carry
+            weights of its own on the unnormalised input, as the sigmoid head has. Measured
+            on the full iconify set it lifts rare labels in each sample's ranking and lowers
+            per-label AP (docs/paper_regime.md, session 24). Needs ``loss`` "softmax", "bce" or "softmax+bce"; the outputs carry
             h after z, and the loss is computed over all L logits at once (no chunking).
         free_lr_scale: the free layer ``V`` trains at the run's learning rate times this
-            (:meth:`lr_scales`). At the full rate it overfits on the full iconify set after
-            two epochs, as the full softmax head does; slower, it adds its per-label weights
-            late. Needs ``free_logits=True``.
+            (:meth:`lr_scales`). On the full iconify set the full rate falls behind the
+            default head from the second epoch on, as the full softmax head does; at 0.1x it
+            is ahead at 1-5 epochs (docs/paper_regime.md, session 24). Needs
+            ``free_logits=True``.
 
     Shape:
         - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
