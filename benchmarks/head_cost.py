@@ -26,6 +26,11 @@ Contenders:
   dense (L, 512) gradient, and AdamW's foreach step, which makes two full-size temporaries;
   ``embedding-learned-prior (normalised copy)`` the way it ran before session 9: that, and the
   loss over a full normalised (L, 512) copy of the table, whose gradient autograd also holds;
+* ``embedding-scale-cap``: the default head since session 19 (embedding-learned-prior with its
+  temperature capped; the same parameters);
+* ``embedding-free``: embedding-scale-cap plus a free per-label linear layer (L x 1280 here, on
+  the head's input) beside the scaled cosine, so it carries a full output layer as well, and its
+  softmax runs over all L at once (no chunking);
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
   their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
   instead of running.
@@ -60,6 +65,8 @@ CONTENDERS = (
     "embedding-learned-prior",
     "embedding-learned-prior (session 9)",
     "embedding-learned-prior (normalised copy)",
+    "embedding-scale-cap",
+    "embedding-free",
     "sigmoid",
     "softmax",
 )
@@ -71,9 +78,11 @@ def _estimate_gb(name: str, L: int) -> float:
         return (4 * L * IN * 4 + 3 * BATCH * L * 4) / 2**30
     if name == "embedding (dense)":
         return (L * D * 4 * 2 + 5 * BATCH * L * 4) / 2**30
-    if name.startswith("embedding-learned-prior"):
+    if name.startswith("embedding-learned-prior") or name == "embedding-scale-cap":
         copies = {"(normalised copy)": 6, "(session 9)": 5}.get(name[24:], 4)
         return copies * L * (D_LEARNED + 1) * 4 / 2**30
+    if name == "embedding-free":
+        return (4 * L * (D_LEARNED + 1 + IN) * 4 + 3 * BATCH * L * 4) / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
 
 
@@ -115,11 +124,14 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if name.startswith("embedding-learned-prior"):
+    if name.startswith("embedding-learned-prior") or name in (
+        "embedding-scale-cap",
+        "embedding-free",
+    ):
         from labelsphere.heads.registry import HEAD_REGISTRY
 
         E = torch.randn(L, D_LEARNED)
-        head = EmbeddingHead(IN, E, **HEAD_REGISTRY["embedding-learned-prior"].defaults)
+        head = EmbeddingHead(IN, E, **HEAD_REGISTRY[name.split(" ")[0]].defaults)
         counts = np.maximum(rng.zipf(1.3, L), 1)
         head.initialize(counts, int(counts.sum()))
         del E
