@@ -22,6 +22,7 @@ for R in 1e-3 3e-3; do
   done
   [ -n "$F" ] && picks+=("embedding-free ($R)")
 done
-python benchmarks/run_budgets.py "${args[@]}" --pick "embedding-free, rate per budget" "${picks[@]}" \
+[ ${#picks[@]} -ge 2 ] && args+=(--pick "embedding-free, rate per budget" "${picks[@]}")
+python benchmarks/run_budgets.py "${args[@]}" \
   --metrics P@1,P@5,mAP,PSP@5 --budgets ${1:-1,2,3,5,10} \
   --json docs/results/iconify-frozen-100k-s25/budgets.json | tee docs/results/iconify-frozen-100k-s25/budgets.md
