@@ -13,19 +13,8 @@ J=docs/results/iconify-e2e-20k-s19/budgets.json
 args=(--baseline sigmoid-prior --merge sigmoid-prior $J
       --merge "embedding-scale-cap (the default), rate per budget" $J "embedding-scale-cap, rate per budget"
       --merge "hybrid[loss=softmax]" $J --merge "softmax, rate per budget" $J)
-picks=()
-for R in 1e-3 3e-3; do
-  L=$(python -c "print(float('$R'))")
-  F=
-  for K in 0 1 2; do
-    for E in 10 5; do
-      D=$N/free-$R-${E}ep-s$K/runs/embedding-free/lr=$L/seed=$K
-      [ -f "$D/result.json" ] && args+=(--run "embedding-free ($R)" "$D") && F=1
-    done
-  done
-  [ -n "$F" ] && picks+=("embedding-free ($R)")
-done
-[ ${#picks[@]} -ge 2 ] && args+=(--pick "embedding-free, rate per budget" "${picks[@]}")
+. docs/results/embedding_free_runs.sh
+free_runs $N 1e-3 3e-3
 python benchmarks/run_budgets.py "${args[@]}" \
   --metrics P@1,P@5,mAP,PSP@5 --budgets ${1:-1,2,3,5,10} \
   --json docs/results/iconify-e2e-20k-s25/budgets.json | tee docs/results/iconify-e2e-20k-s25/budgets.md

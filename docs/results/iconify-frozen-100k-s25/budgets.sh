@@ -12,17 +12,8 @@ N=runs/s25-100k
 args=(--baseline "sigmoid-prior (1e-3)" --merge "sigmoid-prior (1e-3)" docs/results/iconify-frozen-100k-s17/budgets.json
       --merge "embedding-scale-cap (the default), rate per budget" docs/results/iconify-frozen-100k-s19/budgets.json
       "embedding-scale-cap, rate per budget")
-picks=()
-for R in 1e-3 3e-3; do
-  L=$(python -c "print(float('$R'))")
-  F=
-  for K in 0 1 2; do
-    D=$N/free-$R-s$K/runs/embedding-free/lr=$L/seed=$K
-    [ -f "$D/result.json" ] && args+=(--run "embedding-free ($R)" "$D") && F=1
-  done
-  [ -n "$F" ] && picks+=("embedding-free ($R)")
-done
-[ ${#picks[@]} -ge 2 ] && args+=(--pick "embedding-free, rate per budget" "${picks[@]}")
+. docs/results/embedding_free_runs.sh
+free_runs $N 1e-3 3e-3
 python benchmarks/run_budgets.py "${args[@]}" \
   --metrics P@1,P@5,mAP,PSP@5 --budgets ${1:-1,2,3,5,10} \
   --json docs/results/iconify-frozen-100k-s25/budgets.json | tee docs/results/iconify-frozen-100k-s25/budgets.md
