@@ -95,8 +95,10 @@ class EmbeddingHead(MultiLabelHead):
             input h. The cosine part keeps the embedding head's start; ``V`` gives each label
             weights of its own on the unnormalised input, as the sigmoid head has. Measured
             on the full iconify set it lifts rare labels in each sample's ranking and lowers
-            per-label AP (docs/paper_regime.md, session 24). Needs ``loss`` "softmax", "bce" or "softmax+bce"; the outputs carry
-            h after z, and the loss is computed over all L logits at once (no chunking).
+            per-label AP (docs/paper_regime.md, session 24); end to end it falls behind the
+            plain head at 5-10 epochs (session 25). Needs ``loss`` "softmax", "bce" or
+            "softmax+bce"; the outputs carry h after z, and the loss is computed over all L
+            logits at once (no chunking), so it is not for millions of labels.
         free_lr_scale: the free layer ``V`` trains at the run's learning rate times this
             (:meth:`lr_scales`). On the full iconify set the full rate falls behind the
             default head from the second epoch on, as the full softmax head does; at 0.1x it

@@ -148,7 +148,8 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             "embedding-free",
             "embedding-scale-cap with a free per-label linear layer on the head's input beside "
             "the scaled cosine, started at zero and trained at 0.1x the rate: the sigmoid "
-            "head's per-label weights, added late (docs/paper_regime.md, session 24)",
+            "head's per-label weights, added late; ahead of the default on frozen iconify "
+            "features, behind it end to end (docs/paper_regime.md, sessions 24-25)",
             max_scale=15.0,
             free_logits=True,
             free_lr_scale=0.1,
