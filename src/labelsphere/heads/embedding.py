@@ -104,6 +104,16 @@ class EmbeddingHead(MultiLabelHead):
             default head from the second epoch on, as the full softmax head does; at 0.1x it
             is ahead at 1-5 epochs (docs/paper_regime.md, session 24). Needs
             ``free_logits=True``.
+        free_normalize: the free layer sees the unit-normalised input ``h / |h|`` instead of
+            ``h``, so like the cosine it ignores the input's norm: ``V_l . h`` orders a label's
+            samples by the norm of ``h`` as well, which session 24 found lowers per-label AP.
+            Needs ``free_logits=True``.
+        label_scale: learn a per-label gain ``g_l`` (started at 1, learned in log space) on
+            the scaled similarity: label l scores ``scale * g_l * sim(z, E_l) + b_l``. The
+            cosine fixes every label vector's length, which a sigmoid layer's per-label
+            weights keep; this gives each label its own temperature back without giving up
+            the normalisation. Needs a score-based loss; the loss is computed over all L
+            logits at once (no chunking).
 
     Shape:
         - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
@@ -135,6 +145,8 @@ class EmbeddingHead(MultiLabelHead):
         max_scale: float | None = None,
         free_logits: bool = False,
         free_lr_scale: float = 1.0,
+        label_scale: bool = False,
+        free_normalize: bool = False,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -171,6 +183,10 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError(f"free_lr_scale must be a number > 0, got {free_lr_scale!r}")
         if free_lr_scale != 1 and not free_logits:
             raise ValueError("free_lr_scale != 1 needs free_logits=True (there is no free layer)")
+        if free_normalize and not free_logits:
+            raise ValueError("free_normalize=True needs free_logits=True (there is no free layer)")
+        if label_scale and loss not in self.SCORED:
+            raise ValueError(f"label_scale=True needs a score-based loss, got loss={loss!r}")
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
         if pick_all and loss not in ("softmax", "cosine+softmax", "softmax+bce"):
@@ -210,10 +226,12 @@ class EmbeddingHead(MultiLabelHead):
         self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
         self.free_logits = bool(free_logits)
         self.free_lr_scale = float(free_lr_scale)
+        self.free_normalize = bool(free_normalize)
         self.free: nn.Linear | None = None
         if free_logits:
             self.free = nn.Linear(in_features, self.n_labels, bias=False)
             nn.init.zeros_(self.free.weight)  # start as the embedding head alone
+        self.log_label_scale = nn.Parameter(torch.zeros(self.n_labels)) if label_scale else None
         self.criterion = CosineProximityLoss()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -221,10 +239,14 @@ class EmbeddingHead(MultiLabelHead):
         return z if self.free is None else torch.cat([z, x], dim=1)
 
     def _split(self, outputs: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The d-dimensional output z (B, d) and, with ``free_logits``, the input h (B, F)."""
+        """The d-dimensional output z (B, d) and, with ``free_logits``, the input h (B, F)
+        as the free layer sees it (unit rows with ``free_normalize``)."""
         if self.free is None:
             return outputs, None
-        return outputs[:, : self.dim], outputs[:, self.dim :]
+        h = outputs[:, self.dim :]
+        if self.free_normalize:
+            h = F.normalize(h.float(), dim=1, eps=1e-12)
+        return outputs[:, : self.dim], h
 
     def lr_scales(self) -> dict[str, float]:
         scales = {
@@ -239,6 +261,11 @@ class EmbeddingHead(MultiLabelHead):
         scale = self.log_scale.exp()
         # Above the cap the clamp passes no gradient: the scale stays where it crossed.
         return scale if self.max_scale is None else scale.clamp(max=self.max_scale)
+
+    def _label_scales(self) -> Tensor:
+        """The temperature of each label (L,), or the shared one () without ``label_scale``."""
+        scale = self._scale()
+        return scale if self.log_label_scale is None else scale * self.log_label_scale.exp()
 
     def diagnostics(self) -> dict[str, float]:
         if self.loss_kind in ("cosine", "mse"):
@@ -264,7 +291,7 @@ class EmbeddingHead(MultiLabelHead):
         # the temperature; eps keeps a zero output finite.
         out, h = self._split(outputs)
         z = F.normalize(out.float(), dim=1, eps=1e-12) if self.normalize else out.float()
-        logits = self._scale() * (z @ self._keys().T)
+        logits = self._label_scales() * (z @ self._keys().T)
         if h is not None:
             logits = logits + h.float() @ self.free.weight.float().T
         return logits if self.bias is None else logits + self.bias
@@ -332,7 +359,7 @@ class EmbeddingHead(MultiLabelHead):
         return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
 
     def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if self.free is not None:
+        if self.free is not None or self.log_label_scale is not None:
             return normalized_softmax_loss(self._logits(outputs), dense(targets), self.pick_all)
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets, self.pick_all)
@@ -362,6 +389,8 @@ class EmbeddingHead(MultiLabelHead):
         scored = self.loss_kind in self.SCORED
         factor = float(self._scale().detach()) if scored else 1.0
         keys = self._keys().detach()
+        if self.log_label_scale is not None:
+            keys = keys * self.log_label_scale.detach().exp()[:, None]
         if self.free is not None:
             keys = torch.cat([keys, self.free.weight.detach().float() / factor], dim=1)
         if self.bias is not None:

@@ -154,6 +154,14 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             free_logits=True,
             free_lr_scale=0.1,
         ),
+        _learned_prior(
+            "embedding-label-scale",
+            "embedding-scale-cap with a learned per-label gain on the scaled cosine (each label "
+            "its own temperature, as a sigmoid layer's weight norms are); session 26 "
+            "(docs/paper_regime.md)",
+            max_scale=15.0,
+            label_scale=True,
+        ),
         HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",

@@ -1,0 +1,120 @@
+"""Session 26's two embedding-head options, on real bibtex data: ``label_scale`` (a learned
+per-label gain on the scaled cosine) and ``free_normalize`` (the free layer on unit inputs).
+Each starts as the head without it, trains, and ranks the same through an index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from labelsphere.data import train_val_test
+from labelsphere.heads import build_head, label_basis
+from labelsphere.heads.losses import normalized_softmax_loss
+from labelsphere.predict import Predictor
+from labelsphere.train import TrainConfig, train
+
+OPTIONS = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
+
+
+@pytest.fixture(scope="module")
+def splits(data_dir):
+    return train_val_test("bibtex", data_dir)
+
+
+def _head(tr, **options):
+    basis = label_basis("embedding-scale-cap", tr.Y, 32, seed=0)
+    torch.manual_seed(0)
+    head = build_head("embedding", tr.X.shape[1], tr.Y.shape[1], basis, {**OPTIONS, **options})
+    head.initialize(np.bincount(tr.Y.indices, minlength=tr.Y.shape[1]), tr.Y.shape[0])
+    return head
+
+
+def _batch(tr, n=64):
+    x = torch.from_numpy(tr.X[:n].toarray()).float()
+    y = torch.from_numpy(tr.Y[:n].toarray()).float()
+    return x, y
+
+
+def test_label_scale_starts_as_the_default_and_scales_each_label(splits):
+    tr = splits[0]
+    plain, scaled = _head(tr), _head(tr, label_scale=True)
+    x, y = _batch(tr)
+    assert scaled.log_label_scale.shape == (tr.Y.shape[1],)
+    torch.testing.assert_close(scaled.scores(scaled(x)), plain.scores(plain(x)))  # gains of 1
+    with torch.no_grad():
+        scaled.log_label_scale[3] = np.log(2.0)
+        scaled.bias.zero_()
+        plain.bias.zero_()
+    s, p = scaled.scores(scaled(x)), plain.scores(plain(x))
+    torch.testing.assert_close(s[:, 3], 2 * p[:, 3])
+    torch.testing.assert_close(s[:, 4:], p[:, 4:])
+    loss = scaled.loss(scaled(x), y)
+    torch.testing.assert_close(loss, normalized_softmax_loss(s, y))
+    loss.backward()
+    assert scaled.log_label_scale.grad is not None
+    assert scaled.log_label_scale.grad[tr.Y[:64].indices].abs().sum() > 0
+
+
+def test_free_normalize_scores_the_unit_input(splits):
+    tr = splits[0]
+    head = _head(tr, free_logits=True, free_normalize=True)
+    x, _ = _batch(tr)
+    with torch.no_grad():
+        head.free.weight.normal_()
+    V = head.free.weight.detach().clone()
+    scores = head.scores(head(x))
+    with torch.no_grad():
+        head.free.weight.zero_()
+    cosine_part = head.scores(head(x))  # the default head's scores
+    unit = x / x.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(scores - cosine_part, unit @ V.T, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "options", [{"label_scale": True}, {"free_logits": True, "free_normalize": True}]
+)
+def test_trained_options_rank_the_same_through_an_index(
+    options, splits, tmp_path, one_torch_thread
+):
+    tr, va, te = splits
+    cfg = TrainConfig(head="embedding-scale-cap", head_options=options, hidden=(32,), epochs=2)
+    result = train(cfg, tr, va, tmp_path / "run", progress=False)
+    p = Predictor.load(result.run_dir / "model")
+    head = p.model.head
+    if "label_scale" in options:
+        assert float(head.log_label_scale.detach().abs().max()) > 0  # the gains trained
+    else:
+        assert head.free_normalize and float(head.free.weight.detach().abs().max()) > 0
+    X = te.X[:50]
+    scores, _ = p.scores(X)
+    want = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    for backend in ("exact", "faiss-flat"):
+        idx, vals = p.topk(X, 5, backend)
+        np.testing.assert_array_equal(idx, want)
+        np.testing.assert_allclose(vals, np.take_along_axis(scores, want, 1), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"free_normalize": True}, "free_normalize=True needs free_logits=True"),
+        ({"loss": "cosine", "label_scale": True}, "label_scale=True needs a score-based loss"),
+    ],
+)
+def test_bad_combinations_are_refused_by_name(options, message):
+    with pytest.raises(ValueError, match=message):
+        build_head("embedding", 8, 20, torch.randn(20, 4), options)
+
+
+def test_cli_refuses_free_normalize_without_the_free_layer(data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from labelsphere.cli import app
+
+    out = tmp_path / "run"
+    spec = "embedding-scale-cap[free_normalize=true]"
+    args = ["train", "bibtex", "--head", spec, "--data-dir", str(data_dir), "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2 and "free_normalize=True needs free_logits=True" in r.output, r.output
+    assert "Traceback" not in r.output and not out.exists()
