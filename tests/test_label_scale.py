@@ -118,3 +118,15 @@ def test_cli_refuses_free_normalize_without_the_free_layer(data_dir, tmp_path):
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 2 and "free_normalize=True needs free_logits=True" in r.output, r.output
     assert "Traceback" not in r.output and not out.exists()
+
+
+def test_embedding_free_unit_is_the_spec_session_26_ran():
+    from labelsphere.heads.registry import head_entry
+
+    unit, cap = head_entry("embedding-free-unit"), head_entry("embedding-scale-cap")
+    want = {**cap.defaults, "free_logits": True, "free_lr_scale": 3.0, "free_normalize": True}
+    assert dict(unit.defaults) == want
+    assert dict(head_entry("embedding-label-scale").defaults) == {
+        **cap.defaults,
+        "label_scale": True,
+    }

@@ -155,10 +155,20 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             free_lr_scale=0.1,
         ),
         _learned_prior(
+            "embedding-free-unit",
+            "embedding-free with the free layer on the unit-normalised input, trained at 3x the "
+            "rate: like the cosine it ignores the input's norm; ahead of embedding-free on the "
+            "full frozen iconify set at 1-3 epochs (docs/paper_regime.md, session 26)",
+            max_scale=15.0,
+            free_logits=True,
+            free_lr_scale=3.0,
+            free_normalize=True,
+        ),
+        _learned_prior(
             "embedding-label-scale",
             "embedding-scale-cap with a learned per-label gain on the scaled cosine (each label "
-            "its own temperature, as a sigmoid layer's weight norms are); session 26 "
-            "(docs/paper_regime.md)",
+            "its own temperature, as a sigmoid layer's weight norms are); level with the "
+            "default early on frozen 40k, behind at 10 epochs (docs/paper_regime.md, session 26)",
             max_scale=15.0,
             label_scale=True,
         ),
