@@ -39,6 +39,23 @@ def one_torch_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture
+def ranks_like_its_scores():
+    """A check that a Predictor's top-k through the exact and FAISS indexes is its dense ranking."""
+    import numpy as np
+
+    def check(predictor, X, k: int = 5) -> None:
+        scores, _ = predictor.scores(X)
+        want = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        for backend in ("exact", "faiss-flat"):
+            idx, vals = predictor.topk(X, k, backend)
+            np.testing.assert_array_equal(idx, want)
+            got, expected = vals, np.take_along_axis(scores, want, 1)
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+    return check
+
+
 def pytest_collection_modifyitems(config, items):
     """Tiers: the fast tests (tests/unit and the doctests: seeded data, no datasets) run first;
     tests that read the real datasets are marked ``data`` (``pytest -m "not data"`` skips them)."""

@@ -75,7 +75,7 @@ def test_free_normalize_scores_the_unit_input(splits):
     "options", [{"label_scale": True}, {"free_logits": True, "free_normalize": True}]
 )
 def test_trained_options_rank_the_same_through_an_index(
-    options, splits, tmp_path, one_torch_thread
+    options, splits, tmp_path, one_torch_thread, ranks_like_its_scores
 ):
     tr, va, te = splits
     cfg = TrainConfig(head="embedding-scale-cap", head_options=options, hidden=(32,), epochs=2)
@@ -86,13 +86,7 @@ def test_trained_options_rank_the_same_through_an_index(
         assert float(head.log_label_scale.detach().abs().max()) > 0  # the gains trained
     else:
         assert head.free_normalize and float(head.free.weight.detach().abs().max()) > 0
-    X = te.X[:50]
-    scores, _ = p.scores(X)
-    want = np.argsort(-scores, axis=1, kind="stable")[:, :5]
-    for backend in ("exact", "faiss-flat"):
-        idx, vals = p.topk(X, 5, backend)
-        np.testing.assert_array_equal(idx, want)
-        np.testing.assert_allclose(vals, np.take_along_axis(scores, want, 1), rtol=1e-4, atol=1e-4)
+    ranks_like_its_scores(p, te.X[:50])
 
 
 @pytest.mark.parametrize(

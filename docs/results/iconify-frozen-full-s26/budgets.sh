@@ -1,9 +1,12 @@
 #!/bin/bash
-# Session 26 on the full set (frozen 96 px), seed 0, beside the default's and embedding-free's
-# seed-0 runs at the same rate (sessions 22, 24-25) and the 3-seed baseline:
-# - the free layer on unit inputs (`free_normalize=true`) at 3x the rate, 1e-3, 5 epochs (the
-#   rate picked on frozen 40k, docs/results/iconify-frozen-40k-s26);
-# - embedding-free at 3e-4 (the default's 10-epoch pick), 10 epochs, beside the default's 3e-4 seeds.
+# Session 26 on the full set (frozen 96 px), beside the default's and embedding-free's seed-0
+# runs at the same rate (sessions 22, 24-25) and the 3-seed baseline:
+# - the free layer on unit inputs (`free_normalize=true`, head embedding-free-unit) at 3x the
+#   rate, 1e-3: seed 0 to 5 epochs, seeds 1-2 stopped after 3 (their runs have no result.json);
+#   at 10x, seed 0, stopped after 3 epochs (both rates from the frozen-40k screen,
+#   docs/results/iconify-frozen-40k-s26);
+# - embedding-free at 3e-4 (the default's 10-epoch pick), seed 0, 10 epochs, beside the
+#   default's three 3e-4 seeds.
 # Each run is `labelsphere compare iconify-icons --data-dir ../shared/data --image-size 96
 # --epochs E --batch-size 256 --lrs R --extend-grid 0 --seeds 3 --only-seed 0 --threads 1
 # --heads H --baseline H --out runs/s26-full/NAME` (runs/s26-full/lanes.sh; two lanes, one
@@ -11,8 +14,8 @@
 cd "$(dirname "$0")/../../.."  # the repository root
 O=docs/results/iconify-frozen-full-s26
 RUNS=()
-add() {  # add LABEL RUN_DIR, if that run finished
-  [ -f "$2/result.json" ] && RUNS+=(--run "$1" "$2")
+add() {  # add LABEL RUN_DIR, if that run evaluated an epoch
+  [ -s "$2/metrics.jsonl" ] && RUNS+=(--run "$1" "$2")
   return 0
 }
 add "embedding-scale-cap (1e-3), seed 0" \
@@ -22,6 +25,9 @@ add "embedding-free (1e-3), seed 0" \
 F="embedding-scale-cap_free_logits=true_free_lr_scale=3_free_normalize=true"
 add "[free_logits=true,free_lr_scale=3,free_normalize=true] (1e-3), seed 0" \
   runs/s26-full/freenorm3-1e-3-5ep-s0/runs/$F/lr=0.001/seed=0
+for K in 0 1 2; do
+  add "embedding-free-unit (1e-3)" runs/s26-full/freenorm3-1e-3-5ep-s$K/runs/$F/lr=0.001/seed=$K
+done
 F10="embedding-scale-cap_free_logits=true_free_lr_scale=10_free_normalize=true"
 add "[free_logits=true,free_lr_scale=10,free_normalize=true] (1e-3), seed 0" \
   runs/s26-full/freenorm10-1e-3-5ep-s0/runs/$F10/lr=0.001/seed=0
