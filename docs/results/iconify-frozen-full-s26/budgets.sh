@@ -2,7 +2,8 @@
 # Session 26 on the full set (frozen 96 px), beside the default's and embedding-free's seed-0
 # runs at the same rate (sessions 22, 24-25) and the 3-seed baseline:
 # - the free layer on unit inputs (`free_normalize=true`, head embedding-free-unit) at 3x the
-#   rate, 1e-3: seed 0 to 5 epochs, seeds 1-2 stopped after 3 (their runs have no result.json);
+#   rate, 1e-3: seed 0 to 5 epochs (then continued to 10 on a copy, --epochs 10, --out
+#   runs/s26-full/freenorm3-1e-3-10ep-s0), seeds 1-2 stopped after 3 (no result.json);
 #   at 10x, seed 0, stopped after 3 epochs (both rates from the frozen-40k screen,
 #   docs/results/iconify-frozen-40k-s26);
 # - embedding-free at 3e-4 (the default's 10-epoch pick), seed 0, 10 epochs, beside the
@@ -23,8 +24,9 @@ add "embedding-scale-cap (1e-3), seed 0" \
 add "embedding-free (1e-3), seed 0" \
   runs/s25-full/free01-1e-3-10ep-s0/runs/embedding-scale-cap_free_logits=true_free_lr_scale=0.1/lr=0.001/seed=0
 F="embedding-scale-cap_free_logits=true_free_lr_scale=3_free_normalize=true"
-add "[free_logits=true,free_lr_scale=3,free_normalize=true] (1e-3), seed 0" \
-  runs/s26-full/freenorm3-1e-3-5ep-s0/runs/$F/lr=0.001/seed=0
+S0=runs/s26-full/freenorm3-1e-3-10ep-s0  # seed 0 continued from 5 to 10 epochs, when it finished
+[ -f $S0/runs/$F/lr=0.001/seed=0/result.json ] || S0=runs/s26-full/freenorm3-1e-3-5ep-s0
+add "[free_logits=true,free_lr_scale=3,free_normalize=true] (1e-3), seed 0" $S0/runs/$F/lr=0.001/seed=0
 for K in 0 1 2; do
   add "embedding-free-unit (1e-3)" runs/s26-full/freenorm3-1e-3-5ep-s$K/runs/$F/lr=0.001/seed=$K
 done
