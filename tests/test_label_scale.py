@@ -114,6 +114,36 @@ def test_cli_refuses_free_normalize_without_the_free_layer(data_dir, tmp_path):
     assert "Traceback" not in r.output and not out.exists()
 
 
+def test_a_label_scale_model_folds_in_new_labels_with_gain_one(
+    splits, tmp_path, one_torch_thread, ranks_like_its_scores
+):
+    from labelsphere.data import MultiLabelDataset
+    from labelsphere.foldin import fold_in
+    from labelsphere.labels import LabelVocabulary
+
+    tr, va, te = splits
+    L = tr.Y.shape[1]
+    held, keep = np.arange(L - 8, L), np.arange(L - 8)
+    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
+
+    def kept(ds):
+        return MultiLabelDataset(ds.X, ds.Y[:, keep], vocab, ds.name, ds.ids, ds.info)
+
+    options = {"label_scale": True}
+    cfg = TrainConfig(head="embedding-scale-cap", head_options=options, hidden=(32,), epochs=2)
+    result = train(cfg, kept(tr), kept(va), tmp_path / "run", progress=False)
+    before, _ = Predictor.load(result.run_dir / "model").scores(te.X[:50])
+    names = [f"new{i}" for i in range(len(held))]
+    out = fold_in(result.run_dir / "model", tr.Y[:, keep], tr.Y[:, held], names, tmp_path / "f")
+    folded = Predictor.load(out)
+    g = folded.model.head.log_label_scale.detach()
+    assert g.shape == (L,) and float(g[: len(keep)].abs().max()) > 0
+    assert float(g[len(keep) :].abs().max()) == 0
+    after, _ = folded.scores(te.X[:50])
+    np.testing.assert_allclose(after[:, : len(keep)], before, rtol=1e-5, atol=1e-5)
+    ranks_like_its_scores(folded, te.X[:50])
+
+
 def test_embedding_free_unit_is_the_spec_session_26_ran():
     from labelsphere.heads.registry import head_entry
 

@@ -18,7 +18,7 @@ and a bias where the head has them, by one of two methods:
   ``log(p / (1 - p))`` under BCE, as ``prior_bias`` starts it) plus the median shift training
   gave the old labels' biases from their own priors on the same data.
 
-The network is untouched: the new rows are appended to ``head.embeddings`` (and ``head.bias``),
+The network is untouched: the new rows are appended to ``head.embeddings`` (and ``head.bias``, free weights at zero, gains at 1),
 the vocabulary, the saved label counts and the calibrated thresholds (the global one), and the
 result is a model directory that ``predict``, ``evaluate`` and the server load as any other.
 Heads with per-label trained weights over L logits (sigmoid, softmax, asl, hybrid) have nothing
@@ -189,6 +189,10 @@ def fold_in(
         # every label of a free_logits head started, at zero.
         V = weights["head.free.weight"]
         weights["head.free.weight"] = torch.cat([V, V.new_zeros(len(new_names), V.shape[1])])
+    if "head.log_label_scale" in weights:
+        # No samples trained a gain for a folded label: it keeps the starting gain of 1.
+        g = weights["head.log_label_scale"]
+        weights["head.log_label_scale"] = torch.cat([g, g.new_zeros(len(new_names))])
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model_dir, tmp)
