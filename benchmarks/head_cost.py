@@ -29,8 +29,9 @@ Contenders:
 * ``embedding-scale-cap``: the default head since session 19 (embedding-learned-prior with its
   temperature capped; the same parameters);
 * ``embedding-free``: embedding-scale-cap plus a free per-label linear layer (L x 1280 here, on
-  the head's input) beside the scaled cosine, so it carries a full output layer as well, and its
-  softmax runs over all L at once (no chunking);
+  the head's input) beside the scaled cosine, so it carries a full output layer as well; its
+  softmax is chunked like the default's since session 27. ``embedding-free (unchunked)`` is the
+  way it ran before: dense targets and the softmax over all L logits at once;
 * ``sigmoid`` and ``softmax``: L x 1280 output layers with sparse targets. Where the weights,
   their gradient and AdamW's two moments alone exceed this 24 GB machine, the row says so
   instead of running.
@@ -67,6 +68,7 @@ CONTENDERS = (
     "embedding-learned-prior (normalised copy)",
     "embedding-scale-cap",
     "embedding-free",
+    "embedding-free (unchunked)",
     "sigmoid",
     "softmax",
 )
@@ -81,7 +83,7 @@ def _estimate_gb(name: str, L: int) -> float:
     if name.startswith("embedding-learned-prior") or name == "embedding-scale-cap":
         copies = {"(normalised copy)": 6, "(session 9)": 5}.get(name[24:], 4)
         return copies * L * (D_LEARNED + 1) * 4 / 2**30
-    if name == "embedding-free":
+    if name.startswith("embedding-free"):
         return (4 * L * (D_LEARNED + 1 + IN) * 4 + 3 * BATCH * L * 4) / 2**30
     return L * D * (2 if name == "embedding" else 4) * 2 / 2**30
 
@@ -124,14 +126,16 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if name.startswith("embedding-learned-prior") or name in (
-        "embedding-scale-cap",
-        "embedding-free",
+    if name.startswith(("embedding-learned-prior", "embedding-free")) or name == (
+        "embedding-scale-cap"
     ):
         from labelsphere.heads.registry import HEAD_REGISTRY
 
         E = torch.randn(L, D_LEARNED)
-        head = EmbeddingHead(IN, E, **HEAD_REGISTRY[name.split(" ")[0]].defaults)
+        options = dict(HEAD_REGISTRY[name.split(" ")[0]].defaults)
+        if name == "embedding-free (unchunked)":
+            options["label_chunk"] = L
+        head = EmbeddingHead(IN, E, **options)
         counts = np.maximum(rng.zipf(1.3, L), 1)
         head.initialize(counts, int(counts.sum()))
         del E
@@ -150,7 +154,7 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
         del E
     else:
         head = (SigmoidHead if name == "sigmoid" else SoftmaxHead)(IN, L)
-    if name.endswith(")"):  # the earlier ways stepped AdamW's foreach implementation
+    if name.endswith(("(session 9)", "(normalised copy)")):  # these stepped AdamW's foreach
         opt = torch.optim.AdamW(head.parameters(), lr=1e-3)
     else:
         opt = build_optimizer([{"params": head.parameters()}], 1e-3, 0.01)
@@ -182,10 +186,10 @@ def worker(name: str, L: int, steps: int, threads: int) -> dict:
         t0 = time.perf_counter()
         y = (
             torch.from_numpy(Y.toarray().astype(np.float32))
-            if name == "embedding (dense)"
+            if name in ("embedding (dense)", "embedding-free (unchunked)")
             else csr_batch(Y)
         )
-        if name.endswith(")"):
+        if name.endswith(("(session 9)", "(normalised copy)")):
             loss = _gathered_loss(head, x, y, copy=name.endswith("(normalised copy)"))
         else:
             loss = head.loss(head(x), y)

@@ -56,6 +56,31 @@ def ranks_like_its_scores():
     return check
 
 
+@pytest.fixture
+def hold_out_labels():
+    """A split of a dataset's last ``n`` labels from the rest, for the fold-in tests.
+
+    ``split(ds, n=8)`` returns ``(keep, held, kept)``: the kept and held-out label columns, and
+    ``kept(d)``, a dataset of the same split as ``d`` restricted to the kept labels.
+    """
+    import numpy as np
+
+    from labelsphere.data import MultiLabelDataset
+    from labelsphere.labels import LabelVocabulary
+
+    def split(ds, n: int = 8):
+        L = ds.Y.shape[1]
+        keep, held = np.arange(L - n), np.arange(L - n, L)
+        vocab = LabelVocabulary(list(np.asarray(ds.vocabulary.names, dtype=object)[keep]))
+
+        def kept(d):
+            return MultiLabelDataset(d.X, d.Y[:, keep], vocab, d.name, d.ids, d.info)
+
+        return keep, held, kept
+
+    return split
+
+
 def pytest_collection_modifyitems(config, items):
     """Tiers: the fast tests (tests/unit and the doctests: seeded data, no datasets) run first;
     tests that read the real datasets are marked ``data`` (``pytest -m "not data"`` skips them)."""

@@ -52,7 +52,9 @@ def test_labels_folded_into_the_default_head_rank_well_above_chance(
 
 
 @pytest.mark.parametrize("loss", ["softmax", "softmax+bce"])
-def test_folded_biases_start_at_the_priors_the_loss_trained_from(loss, data_dir, tmp_path):
+def test_folded_biases_start_at_the_priors_the_loss_trained_from(
+    loss, data_dir, tmp_path, hold_out_labels
+):
     """A new label's bias is its prior in the loss's own form (label share for the softmax,
     log prior odds where BCE is trained), shifted by the old labels' median drift."""
     from safetensors.numpy import load_file
@@ -60,15 +62,11 @@ def test_folded_biases_start_at_the_priors_the_loss_trained_from(loss, data_dir,
     from labelsphere.heads.linear import log_label_share, log_prior_odds
 
     tr, va, _ = train_val_test("bibtex", data_dir)
-    L = tr.Y.shape[1]
-    held, keep = np.arange(L - 8, L), np.arange(L - 8)
-    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
+    keep, held, kept = hold_out_labels(tr)
     cfg = TrainConfig(
         head="embedding-scale-cap", head_options={"loss": loss}, hidden=(32,), epochs=1
     )
-    result = train(
-        cfg, _keep(tr, keep, vocab), _keep(va, keep, vocab), tmp_path / "run", progress=False
-    )
+    result = train(cfg, kept(tr), kept(va), tmp_path / "run", progress=False)
     names = [f"new{i}" for i in range(len(held))]
     out = fold_in(result.run_dir / "model", tr.Y[:, keep], tr.Y[:, held], names, tmp_path / "f")
     b = load_file(str(out / "model.safetensors"))["head.bias"].astype(np.float64)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from labelsphere.data import MultiLabelDataset, train_val_test
+from labelsphere.data import train_val_test
 from labelsphere.foldin import fold_in
 from labelsphere.heads import build_head, label_basis
 from labelsphere.heads.losses import normalized_softmax_loss
-from labelsphere.labels import LabelVocabulary
+from labelsphere.heads.targets import csr_batch
 from labelsphere.predict import Predictor
 from labelsphere.train import TrainConfig, train
 
@@ -22,13 +22,15 @@ def splits(data_dir):
     return train_val_test("bibtex", data_dir)
 
 
+_OPTIONS = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
+
+
 def _heads(tr, free_logits: bool):
     X, Y = tr.X, tr.Y
     basis = label_basis("embedding-scale-cap", Y, 32, seed=0)
     torch.manual_seed(0)
-    options = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
     head = build_head(
-        "embedding", X.shape[1], Y.shape[1], basis, {**options, "free_logits": free_logits}
+        "embedding", X.shape[1], Y.shape[1], basis, {**_OPTIONS, "free_logits": free_logits}
     )
     head.initialize(np.bincount(Y.indices, minlength=Y.shape[1]), Y.shape[0])
     return head
@@ -48,10 +50,47 @@ def test_free_logits_start_as_the_embedding_head_and_train(splits):
     torch.testing.assert_close(free.loss(out, y), normalized_softmax_loss(logits, y))
     free.loss(out, y).backward()
     assert free.free.weight.grad is not None and free.free.weight.grad.abs().sum() > 0
-    # Sparse targets give the same loss (the free logits are never chunked).
-    from labelsphere.heads.targets import csr_batch
-
+    # Sparse targets give the same loss (through the chunked softmax).
     torch.testing.assert_close(free.loss(out, csr_batch(tr.Y[:64])), free.loss(out, y))
+
+
+@pytest.mark.parametrize("options", [{}, {"free_normalize": True, "label_scale": True}])
+def test_free_logits_chunked_like_the_plain_head(splits, options):
+    """In chunks of 50 of bibtex's 159 labels, with CSR targets, the loss and every gradient
+    are those of the full (B, L) softmax: the free heads take the million-label path."""
+    tr = splits[0]
+    basis = label_basis("embedding-scale-cap", tr.Y, 32, seed=0)
+    full, chunked = (
+        build_head(
+            "embedding",
+            tr.X.shape[1],
+            tr.Y.shape[1],
+            basis,
+            {**_OPTIONS, "free_logits": True, "label_chunk": chunk, **options},
+        )
+        for chunk in (65536, 50)
+    )
+    torch.manual_seed(1)
+    with torch.no_grad():  # a trained-looking free layer, gains and biases
+        full.free.weight.normal_(0, 0.05)
+        full.bias.normal_(0, 1)
+        if full.log_label_scale is not None:
+            full.log_label_scale.uniform_(-0.5, 0.5)
+    chunked.load_state_dict(full.state_dict())
+    x = torch.from_numpy(tr.X[:128].toarray()).float()
+    losses, grads = [], []
+    for head, y in (
+        (full, torch.from_numpy(tr.Y[:128].toarray()).float()),
+        (chunked, csr_batch(tr.Y[:128])),
+    ):
+        loss = head.loss(head(x), y)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({n: p.grad for n, p in head.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(losses[1], losses[0])
+    assert grads[1].keys() == grads[0].keys() >= {"free.weight", "linear.weight"}
+    for name, g in grads[0].items():
+        torch.testing.assert_close(grads[1][name], g, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_free_logits_need_a_scored_loss():
@@ -61,21 +100,16 @@ def test_free_logits_need_a_scored_loss():
             build_head("embedding", 8, 20, E, {"loss": loss, "free_logits": True})
 
 
-def _keep(ds: MultiLabelDataset, cols: np.ndarray, vocab: LabelVocabulary) -> MultiLabelDataset:
-    return MultiLabelDataset(ds.X, ds.Y[:, cols], vocab, ds.name, ds.ids, ds.info)
-
-
 def test_a_trained_free_logits_model_ranks_the_same_through_an_index_and_folds_in(
-    splits, tmp_path, one_torch_thread, ranks_like_its_scores
+    splits, tmp_path, one_torch_thread, ranks_like_its_scores, hold_out_labels
 ):
     tr, va, te = splits
     L = tr.Y.shape[1]
-    held, keep = np.arange(L - 8, L), np.arange(L - 8)
-    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
+    keep, held, kept = hold_out_labels(tr)
     cfg = TrainConfig(
         head="embedding-scale-cap", head_options={"free_logits": True}, hidden=(32,), epochs=2
     )
-    result = train(cfg, _keep(tr, keep, vocab), _keep(va, keep, vocab), tmp_path / "run")
+    result = train(cfg, kept(tr), kept(va), tmp_path / "run")
     p = Predictor.load(result.run_dir / "model")
     assert float(p.model.head.free.weight.detach().abs().max()) > 0  # the free layer trained
     X = te.X[:50]

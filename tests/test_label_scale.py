@@ -115,20 +115,13 @@ def test_cli_refuses_free_normalize_without_the_free_layer(data_dir, tmp_path):
 
 
 def test_a_label_scale_model_folds_in_new_labels_with_gain_one(
-    splits, tmp_path, one_torch_thread, ranks_like_its_scores
+    splits, tmp_path, one_torch_thread, ranks_like_its_scores, hold_out_labels
 ):
-    from labelsphere.data import MultiLabelDataset
     from labelsphere.foldin import fold_in
-    from labelsphere.labels import LabelVocabulary
 
     tr, va, te = splits
     L = tr.Y.shape[1]
-    held, keep = np.arange(L - 8, L), np.arange(L - 8)
-    vocab = LabelVocabulary(list(np.asarray(tr.vocabulary.names, dtype=object)[keep]))
-
-    def kept(ds):
-        return MultiLabelDataset(ds.X, ds.Y[:, keep], vocab, ds.name, ds.ids, ds.info)
-
+    keep, held, kept = hold_out_labels(tr)
     options = {"label_scale": True}
     cfg = TrainConfig(head="embedding-scale-cap", head_options=options, hidden=(32,), epochs=2)
     result = train(cfg, kept(tr), kept(va), tmp_path / "run", progress=False)

@@ -51,6 +51,10 @@ def test_every_head_takes_sparse_targets(name, labels):
         {"normalize": False},
         {"learn_embeddings": True, "bias": True, "prior_bias": True},  # the default head
         {"learn_embeddings": True, "bias": True, "prior_bias": True, "pick_all": True},
+        {"bias": True, "label_scale": True},
+        {"learn_embeddings": True, "bias": True, "free_logits": True},  # embedding-free
+        {"learn_embeddings": True, "bias": True, "free_logits": True, "free_normalize": True},
+        {"learn_embeddings": True, "free_logits": True, "label_scale": True, "pick_all": True},
     ],
 )
 @pytest.mark.parametrize("layout", ["dense", "csr", "mixed csr"])
@@ -60,11 +64,11 @@ def test_chunked_softmax_equals_the_full_softmax(options, layout, labels):
     E[5] = 0.0  # a zero key: F.normalize divides by eps there, and so must its gradient
     full = EmbeddingHead(F, E, **options)
     chunked = EmbeddingHead(F, E, label_chunk=7, **options)  # 40 labels in chunks of 7
+    with torch.no_grad():  # biases, gains and free weights away from their zero start
+        for name in ("bias", "log_label_scale", "free.weight"):
+            if name in dict(full.named_parameters()):
+                full.get_parameter(name).uniform_(-1, 1)
     chunked.load_state_dict(full.state_dict())
-    if options.get("bias"):
-        with torch.no_grad():
-            full.bias.uniform_(-1, 1)
-            chunked.bias.copy_(full.bias)
     x = torch.randn(B, F)
     Y = csr_batch(labels)
     if layout == "mixed csr":  # fractional positives, as mixup makes them

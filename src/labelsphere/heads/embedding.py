@@ -16,7 +16,7 @@ from labelsphere.heads.losses import (
     chunked_softmax_loss,
     normalized_softmax_loss,
 )
-from labelsphere.heads.targets import dense, is_sparse, label_matmul, positives
+from labelsphere.heads.targets import is_sparse, label_matmul, positives
 
 __all__ = ["EmbeddingHead"]
 
@@ -97,8 +97,9 @@ class EmbeddingHead(MultiLabelHead):
             on the full iconify set it lifts rare labels in each sample's ranking and lowers
             per-label AP (docs/paper_regime.md, session 24); end to end it falls behind the
             plain head at 5-10 epochs (session 25). Needs ``loss`` "softmax", "bce" or
-            "softmax+bce"; the outputs carry h after z, and the loss is computed over all L
-            logits at once (no chunking), so it is not for millions of labels.
+            "softmax+bce"; the outputs carry h after z. The softmax is chunked over labels
+            like the plain head's (``label_chunk``); ``V`` is a full (L, F) layer, with the
+            memory of a sigmoid head's.
         free_lr_scale: the free layer ``V`` trains at the run's learning rate times this
             (:meth:`lr_scales`). On the full iconify set the full rate falls behind the
             default head from the second epoch on, as the full softmax head does; at 0.1x it
@@ -112,8 +113,7 @@ class EmbeddingHead(MultiLabelHead):
             the scaled similarity: label l scores ``scale * g_l * sim(z, E_l) + b_l``. The
             cosine fixes every label vector's length, which a sigmoid layer's per-label
             weights keep; this gives each label its own temperature back without giving up
-            the normalisation. Needs a score-based loss; the loss is computed over all L
-            logits at once (no chunking).
+            the normalisation. Needs a score-based loss; the softmax is chunked as without it.
 
     Shape:
         - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
@@ -359,15 +359,15 @@ class EmbeddingHead(MultiLabelHead):
         return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
 
     def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if self.free is not None or self.log_label_scale is not None:
-            return normalized_softmax_loss(self._logits(outputs), dense(targets), self.pick_all)
         if not is_sparse(targets) and self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets, self.pick_all)
-        z = F.normalize(outputs.float(), dim=1, eps=1e-12) if self.normalize else outputs.float()
+        out, h = self._split(outputs)
+        z = F.normalize(out.float(), dim=1, eps=1e-12) if self.normalize else out.float()
         # Cosine keys are normalised chunk by chunk: no (L, d) float32 copy (and, for learned
         # keys, none of its gradient) at scale.
         on_the_fly = self.similarity == "cosine"
         keys = self.embeddings if on_the_fly else self._keys()
+        gain = None if self.log_label_scale is None else self.log_label_scale.exp()
         return chunked_softmax_loss(
             z,
             keys,
@@ -377,6 +377,9 @@ class EmbeddingHead(MultiLabelHead):
             self.label_chunk,
             on_the_fly,
             self.pick_all,
+            gain,
+            h,
+            None if self.free is None else self.free.weight,
         )
 
     def index_keys(self) -> tuple[Tensor, float]:

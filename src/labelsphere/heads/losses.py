@@ -104,7 +104,8 @@ def bce_with_logits(logits: Tensor, targets: Tensor) -> Tensor:
 class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
     """Per row, ``logsumexp_l(s_l) - sum_j c_j s_j`` over the positives j, in chunks of labels.
 
-    ``s_l = scale * z . k_l + b_l``. The (B, L) scores are never held: the forward keeps a
+    ``s_l = scale * g_l * z . k_l + h . V_l + b_l``, where the per-label gain g, the free
+    inputs h and the free weights V are optional (``None``: g = 1, no free term). The (B, L) scores are never held: the forward keeps a
     running max and sum per row; the backward recomputes each chunk's softmax and subtracts
     the positives' coefficients from it in place, so the keys get one (L, d) gradient, built
     chunk by chunk, and memory beyond it is O(B x chunk) whatever L is. (Gathering the
@@ -112,7 +113,8 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
     2 GB at a million labels and d = 512.) With no positives it is the log-partition alone.
 
     Shape: z (B, d), keys (L, d), scale () tensor, bias (L,) or None, rows and cols (nnz,)
-    int64 indices of the positives, coef (nnz,) their weights -> (B,).
+    int64 indices of the positives, coef (nnz,) their weights, gain (L,) or None, h (B, F)
+    and V (L, F) or both None -> (B,).
     """
 
     @staticmethod
@@ -127,14 +129,15 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
         rows: Tensor,
         cols: Tensor,
         coef: Tensor,
+        gain: Tensor | None = None,
+        h: Tensor | None = None,
+        V: Tensor | None = None,
     ):
         B, L = z.shape[0], keys.shape[0]
         m = torch.full((B,), -torch.inf, device=z.device)
         s = torch.zeros(B, device=z.device)
         for a in range(0, L, chunk):
-            lg = scale * (z @ _chunk(keys, a, chunk, normalize_keys).T)
-            if bias is not None:
-                lg = lg + bias[a : a + chunk]
+            lg = _chunk_logits(z, keys, scale, bias, gain, h, V, a, chunk, normalize_keys)[0]
             new_m = torch.maximum(m, lg.max(dim=1).values)
             s = s * torch.exp(m - new_m) + torch.exp(lg - new_m[:, None]).sum(dim=1)
             m = new_m
@@ -142,45 +145,82 @@ class ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
         kp = keys[cols].float()  # (nnz, d): the positives' keys, no gradient kept here
         if normalize_keys:
             kp = F.normalize(kp, dim=1, eps=1e-12)
-        pos = scale * (z[rows] * kp).sum(dim=1)
+        pos = (scale if gain is None else scale * gain[cols]) * (z[rows] * kp).sum(dim=1)
+        if V is not None:
+            pos = pos + (h[rows] * V[cols].float()).sum(dim=1)
         if bias is not None:
             pos = pos + bias[cols]
         picked = torch.zeros_like(lse).index_add_(0, rows, coef * pos)
         ctx.chunk, ctx.normalize_keys = chunk, normalize_keys
-        ctx.save_for_backward(z, keys, scale, bias, lse, rows, cols, coef)
+        ctx.save_for_backward(z, keys, scale, bias, lse, rows, cols, coef, gain, h, V)
         return lse - picked
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        z, keys, scale, bias, lse, rows, cols, coef = ctx.saved_tensors
+        z, keys, scale, bias, lse, rows, cols, coef, gain, h, V = ctx.saved_tensors
         chunk, normalize_keys = ctx.chunk, ctx.normalize_keys
         need_z, need_keys, need_scale, need_bias = ctx.needs_input_grad[:4]
+        need_gain, need_h, need_V = ctx.needs_input_grad[9:12]
         g_z = torch.zeros_like(z) if need_z else None
         g_keys = torch.zeros_like(keys) if need_keys else None
         g_scale = torch.zeros((), device=z.device) if need_scale else None
         g_bias = torch.zeros_like(bias) if need_bias and bias is not None else None
+        g_gain = torch.zeros_like(gain) if need_gain and gain is not None else None
+        g_h = torch.zeros_like(h) if need_h and h is not None else None
+        g_V = torch.zeros_like(V) if need_V and V is not None else None
         g_pos = grad[rows] * coef  # d loss / d (a positive's score), negated
         for a in range(0, keys.shape[0], chunk):
-            kc = _chunk(keys, a, chunk, normalize_keys)
-            dots = z @ kc.T
-            lg = scale * dots
-            if bias is not None:
-                lg = lg + bias[a : a + chunk]
+            lg, dots, kc, sc = _chunk_logits(
+                z, keys, scale, bias, gain, h, V, a, chunk, normalize_keys
+            )
             p = torch.exp(lg - lse[:, None]) * grad[:, None]  # d loss / d logits of the chunk
             inside = (cols >= a) & (cols < a + kc.shape[0])
             p.index_put_((rows[inside], cols[inside] - a), -g_pos[inside], accumulate=True)
+            ps = p * sc  # d loss / d dots; sc is the shared scale () or the chunk's (c,)
             if g_z is not None:
-                g_z += scale * (p @ kc)
+                g_z += ps @ kc
             if g_keys is not None:
-                g = scale * (p.T @ z)  # d loss / d (the chunk's keys as scored)
+                g = ps.T @ z  # d loss / d (the chunk's keys as scored)
                 if normalize_keys:
                     g = _normalize_backward(keys[a : a + chunk].float(), kc, g)
                 g_keys[a : a + chunk] = g
             if g_scale is not None:
-                g_scale += (p * dots).sum()
+                pd = p * dots
+                g_scale += (pd if gain is None else pd * gain[a : a + chunk]).sum()
+            if g_gain is not None:
+                g_gain[a : a + chunk] = scale * (p * dots).sum(dim=0)
             if g_bias is not None:
                 g_bias[a : a + chunk] = p.sum(dim=0)
-        return g_z, g_keys, g_scale, g_bias, None, None, None, None, None
+            if g_h is not None:
+                g_h += p @ V[a : a + chunk].float()
+            if g_V is not None:
+                g_V[a : a + chunk] = (p.T @ h).to(V.dtype)
+        return g_z, g_keys, g_scale, g_bias, None, None, None, None, None, g_gain, g_h, g_V
+
+
+def _chunk_logits(
+    z: Tensor,
+    keys: Tensor,
+    scale: Tensor,
+    bias: Tensor | None,
+    gain: Tensor | None,
+    h: Tensor | None,
+    V: Tensor | None,
+    start: int,
+    size: int,
+    normalize_keys: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The logits (B, c) of labels ``start:start+size``, with the dots z . k (B, c), the keys
+    as scored (c, d) and the scale each label's dot is multiplied by (() or (c,))."""
+    kc = _chunk(keys, start, size, normalize_keys)
+    dots = z @ kc.T
+    sc = scale if gain is None else scale * gain[start : start + size]
+    lg = sc * dots
+    if V is not None:
+        lg = lg + h @ V[start : start + size].float().T
+    if bias is not None:
+        lg = lg + bias[start : start + size]
+    return lg, dots, kc, sc
 
 
 def _normalize_backward(raw: Tensor, unit: Tensor, grad: Tensor, eps: float = 1e-12) -> Tensor:
@@ -209,6 +249,9 @@ def chunked_softmax_loss(
     chunk: int,
     normalize_keys: bool = False,
     pick_all: bool = False,
+    gain: Tensor | None = None,
+    free_inputs: Tensor | None = None,
+    free_weight: Tensor | None = None,
 ) -> Tensor:
     """:func:`normalized_softmax_loss` of the logits ``scale * z @ keys.T + bias``, in chunks.
 
@@ -218,18 +261,26 @@ def chunked_softmax_loss(
     normalised copy of a large (L, d) embedding (a fixed one may be stored in fp16); learned
     keys get their gradient through the normalisation chunk by chunk as well.
 
+    ``gain`` (L,) multiplies each label's scale (``scale * gain_l * z . k_l``), and
+    ``free_inputs`` h (B, F) with ``free_weight`` V (L, F) add ``h . V_l`` to each logit: the
+    embedding head's ``label_scale`` and ``free_logits``, chunked like the rest.
+
     ``pick_all`` as there.
 
     Shape: z (B, d), keys (L, d), targets (B, L) dense or sparse CSR -> scalar.
     """
+    if (free_inputs is None) != (free_weight is None):
+        raise ValueError("free_inputs and free_weight come together")
     z = z.float()
     n = row_sums(targets)
     valid = n > 0
     if not bool(valid.any()):
-        return z.sum() * 0.0
+        zero = z.sum() * 0.0
+        return zero if free_inputs is None else zero + free_inputs.sum() * 0.0
     rows, cols, values = positives(targets)
     coef = (values / n[rows]).float()
+    h = None if free_inputs is None else free_inputs.float()
     per_row = ChunkedSoftmaxCrossEntropy.apply(
-        z, keys, scale, bias, chunk, normalize_keys, rows, cols, coef
+        z, keys, scale, bias, chunk, normalize_keys, rows, cols, coef, gain, h, free_weight
     )
     return _reduce(per_row, n, valid, pick_all)
