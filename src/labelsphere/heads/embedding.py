@@ -16,7 +16,7 @@ from labelsphere.heads.losses import (
     chunked_softmax_loss,
     normalized_softmax_loss,
 )
-from labelsphere.heads.targets import is_sparse, label_matmul, positives
+from labelsphere.heads.targets import label_matmul, positives
 
 __all__ = ["EmbeddingHead"]
 
@@ -61,10 +61,13 @@ class EmbeddingHead(MultiLabelHead):
         normalize: unit-normalise the output before the score-based losses and their scores,
             so only ``scale`` sets the temperature. ``False`` scores ``scale * sim(output, E_l)``
             on the raw output: a linear layer of rank d on the fixed basis (W = E A).
-        label_chunk: above this many labels (or with sparse targets) the softmax loss is
-            computed ``label_chunk`` labels at a time (:func:`chunked_softmax_loss`), so a
-            step never holds the (B, L) logits: at L = 1M that is the difference between a
-            few GB and tens.
+        label_chunk: above this many labels the softmax loss is computed ``label_chunk``
+            labels at a time (:func:`chunked_softmax_loss`), so a step never holds the (B, L)
+            logits: at L = 1M that is the difference between a few GB and tens. The chunked
+            backward computes each chunk's logits again, one more GEMM: with ``free_logits``
+            (an (L, F) product) that costs 1.4-1.5x the step at 100k-300k labels and saves
+            little, since the free layer's weights and moments outweigh the logits
+            (docs/scale.md); ``label_chunk >= L`` turns chunking off.
         embedding_dtype: storage of fixed embeddings, ``"float32"``, ``"float16"`` or
             ``"bfloat16"``; computation is float32 (chunks are cast). Halves the largest
             buffer at a million labels; see docs/scale.md for what it changes.
@@ -359,7 +362,7 @@ class EmbeddingHead(MultiLabelHead):
         return F.mse_loss(outputs.float(), label_matmul(targets, self.embeddings))
 
     def _softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        if not is_sparse(targets) and self.n_labels <= self.label_chunk:
+        if self.n_labels <= self.label_chunk:
             return normalized_softmax_loss(self._logits(outputs), targets, self.pick_all)
         out, h = self._split(outputs)
         z = F.normalize(out.float(), dim=1, eps=1e-12) if self.normalize else out.float()
