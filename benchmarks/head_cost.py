@@ -1,8 +1,8 @@
 """What one training step of each head costs at 17k to 3M labels: time and resident memory.
 
-One step = a linear layer from 1280-d inputs (an EfficientNet-sized feature) into the head,
-batch 256, AdamW, the head's loss and backward, on seeded random inputs and power-law label
-sets (about 5 labels per sample). Each (head, L) runs in its own process; the table gives the
+One step = a linear layer from 1280-d inputs (an EfficientNet-sized feature; ``--in-features``
+sets it) into the head, batch 256, AdamW, the head's loss and backward, on seeded random
+inputs and power-law label sets (about 5 labels per sample). Each (head, L) runs in its own process; the table gives the
 median step time over 5 steps after 2 warm-up steps, and the peak resident memory of that
 process while stepping (psutil, sampled every 20 ms; it includes the model, the optimizer state,
 the label embedding and PyTorch itself, about 0.3 GB), and the peak within the backward and
@@ -217,7 +217,7 @@ def run(name: str, L: int, steps: int, threads: int) -> dict:
     if need > MACHINE_GB * 0.8:
         return {"head": name, "labels": L, "skipped": f"needs >= {need:.0f} GB"}
     cmd = [sys.executable, __file__, "--worker", name, str(L), "--steps", str(steps)]
-    cmd += ["--threads", str(threads)]
+    cmd += ["--threads", str(threads), "--in-features", str(IN)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["killed"]
@@ -254,12 +254,14 @@ def plot(rows: list[dict], out: Path) -> None:
 
 
 def main() -> None:
+    global IN
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worker", nargs=2, metavar=("HEAD", "L"))
     parser.add_argument("--labels", default="17000,100000,1000000,3000000")
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="2 steps")
+    parser.add_argument("--in-features", type=int, default=IN, help="width of the head's input (F)")
     parser.add_argument("--heads", default=",".join(CONTENDERS), help="comma-separated contenders")
     parser.add_argument(
         "--merge", action="store_true", help="keep the JSON's other rows, replace these"
@@ -267,6 +269,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_cost.json")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNG from --out")
     args = parser.parse_args()
+    IN = args.in_features  # read by the worker's layers and by _estimate_gb
     if args.replot:
         from labelsphere.artifacts import read_json
 
@@ -304,6 +307,10 @@ def main() -> None:
     commands = [command]
     if args.merge and args.out.is_file():
         old = read_json(args.out)
+        if old.get("in_features", 1280) != IN:
+            parser.error(
+                f"--merge: {args.out} was measured at --in-features {old.get('in_features', 1280)}"
+            )
         done = {(r["head"], r["labels"]) for r in rows}
         rows = [r for r in old["rows"] if (r["head"], r["labels"]) not in done] + rows
         rows.sort(key=lambda r: (r["labels"], CONTENDERS.index(r["head"])))
