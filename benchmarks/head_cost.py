@@ -2,11 +2,11 @@
 
 One step = a linear layer from 1280-d inputs (an EfficientNet-sized feature; ``--in-features``
 sets it) into the head, batch 256, AdamW, the head's loss and backward, on seeded random
-inputs and power-law label sets (about 5 labels per sample). Each (head, L) runs in its own process; the table gives the
-median step time over 5 steps after 2 warm-up steps, and the peak resident memory of that
-process while stepping (psutil, sampled every 20 ms; it includes the model, the optimizer state,
-the label embedding and PyTorch itself, about 0.3 GB), and the peak within the backward and
-within the optimizer step, to show which of the two sets it.
+inputs and power-law label sets (about 5 labels per sample). Each (head, L) runs in its own
+process; the table gives the median step time over 5 steps after 2 warm-up steps, and the
+peak resident memory of that process while stepping (psutil, sampled every 20 ms; it includes
+the model, the optimizer state, the label embedding and PyTorch itself, about 0.3 GB), and the
+peak within the backward and within the optimizer step, to show which of the two sets it.
 
 Contenders:
 * ``embedding``: the default head (softmax over scaled cosines to the fixed embeddings), as
@@ -269,6 +269,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "head_cost.json")
     parser.add_argument("--replot", action="store_true", help="only redraw the PNG from --out")
     args = parser.parse_args()
+    if args.in_features < 1:
+        parser.error(f"--in-features: must be at least 1, got {args.in_features}")
     IN = args.in_features  # read by the worker's layers and by _estimate_gb
     if args.replot:
         from labelsphere.artifacts import read_json
@@ -285,6 +287,12 @@ def main() -> None:
     unknown = sorted(set(heads) - set(CONTENDERS))
     if unknown:
         parser.error(f"--heads: unknown {unknown}; the contenders are {list(CONTENDERS)}")
+    if args.merge and args.out.is_file():
+        from labelsphere.artifacts import read_json
+
+        there = read_json(args.out).get("in_features", 1280)
+        if there != IN:
+            parser.error(f"--merge: {args.out} was measured at --in-features {there}, not {IN}")
     rows = []
     print(
         "| labels | head | step (s) | peak RSS (GB) | in backward | in optimizer step |\n"
@@ -307,10 +315,6 @@ def main() -> None:
     commands = [command]
     if args.merge and args.out.is_file():
         old = read_json(args.out)
-        if old.get("in_features", 1280) != IN:
-            parser.error(
-                f"--merge: {args.out} was measured at --in-features {old.get('in_features', 1280)}"
-            )
         done = {(r["head"], r["labels"]) for r in rows}
         rows = [r for r in old["rows"] if (r["head"], r["labels"]) not in done] + rows
         rows.sort(key=lambda r: (r["labels"], CONTENDERS.index(r["head"])))
