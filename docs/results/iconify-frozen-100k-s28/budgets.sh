@@ -1,6 +1,6 @@
 #!/bin/bash
 # Session 28: embedding-free-unit on the nested 100k subset (96 px, grouped validation), 3 seeds
-# at 1e-3 (the rate the default and embedding-free picked at every budget there) and seed 0 at
+# at 1e-3 (the rate the default and embedding-free picked at every budget there) and 3 seeds at
 # 3e-4 (its seed 0 at 1e-3 fell back after 3 epochs), 10 epochs at a constant rate, the rate
 # picked per budget on validation; beside session 17's baseline, session 19's default and session 25's
 # embedding-free (their budgets.json, merged by their per-seed picks). Each run is
