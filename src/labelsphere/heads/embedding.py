@@ -117,6 +117,15 @@ class EmbeddingHead(MultiLabelHead):
             cosine fixes every label vector's length, which a sigmoid layer's per-label
             weights keep; this gives each label its own temperature back without giving up
             the normalisation. Needs a score-based loss; the softmax is chunked as without it.
+        sample_softmax: weight of a second softmax term, over the batch's samples for each label
+            present in the batch (the other direction of CLIP's symmetric loss): label l's
+            scores ``s_bl`` over the B samples against its positives, normalised as the
+            per-sample softmax is. The per-sample softmax ranks each sample's labels; this
+            term ranks each label's samples, which per-label AP measures and where the head
+            trails the sigmoid head on the full iconify set (docs/paper_regime.md, session
+            21). A shift per label (the bias) cancels in it. It scores only the labels in the
+            batch, a (B, P) product for P labels present, so it needs no chunking at any L.
+            Needs loss "softmax" or "softmax+bce".
 
     Shape:
         - forward: (B, F) -> (B, d), or (B, d + F) with ``free_logits`` (z, then h).
@@ -150,6 +159,7 @@ class EmbeddingHead(MultiLabelHead):
         free_lr_scale: float = 1.0,
         label_scale: bool = False,
         free_normalize: bool = False,
+        sample_softmax: float = 0.0,
     ) -> None:
         super().__init__()
         check_label_basis(embeddings, similarity)
@@ -190,6 +200,12 @@ class EmbeddingHead(MultiLabelHead):
             raise ValueError("free_normalize=True needs free_logits=True (there is no free layer)")
         if label_scale and loss not in self.SCORED:
             raise ValueError(f"label_scale=True needs a score-based loss, got loss={loss!r}")
+        if not (isinstance(sample_softmax, int | float) and sample_softmax >= 0):
+            raise ValueError(f"sample_softmax must be a number >= 0, got {sample_softmax!r}")
+        if sample_softmax > 0 and loss not in ("softmax", "softmax+bce"):
+            raise ValueError(
+                f"sample_softmax > 0 needs loss='softmax' or 'softmax+bce', got loss={loss!r}"
+            )
         if not (isinstance(glas, int | float) and glas >= 0):
             raise ValueError(f"glas must be a number >= 0, got {glas!r}")
         if pick_all and loss not in ("softmax", "cosine+softmax", "softmax+bce"):
@@ -207,6 +223,7 @@ class EmbeddingHead(MultiLabelHead):
         self.in_features = in_features
         self.n_labels, self.dim = embeddings.shape
         self.glas = float(glas)
+        self.sample_softmax = float(sample_softmax)
         self.pick_all = bool(pick_all)
         self.label_lr_scale = float(label_lr_scale)
         self.scale_lr_scale = float(scale_lr_scale)
@@ -338,8 +355,31 @@ class EmbeddingHead(MultiLabelHead):
             K = F.normalize(K, dim=1, eps=1e-12)
         return ((K @ K.T - G.to(K.device)) ** 2).mean()
 
+    def sample_softmax_loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        """The label-to-sample softmax over the labels present in ``targets`` (B, L); see
+        ``sample_softmax``. Scores are the ones :meth:`scores` ranks by, less the bias."""
+        rows, cols, values = positives(targets)
+        present, where = torch.unique(cols, return_inverse=True)
+        out, h = self._split(outputs)
+        z = F.normalize(out.float(), dim=1, eps=1e-12) if self.normalize else out.float()
+        keys = self.embeddings[present].float()
+        if self.similarity == "cosine":
+            keys = F.normalize(keys, dim=1, eps=1e-12)
+        scale = self._label_scales()
+        if scale.dim() == 1:
+            scale = scale[present]
+        logits = scale * (z @ keys.T)  # (B, P)
+        if h is not None:
+            logits = logits + h.float() @ self.free.weight[present].float().T
+        y = torch.zeros_like(logits)
+        y[rows, where] = values
+        # Each label's column is one softmax over the samples: the per-sample loss transposed.
+        return normalized_softmax_loss(logits.T, y.T)
+
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         value = self._loss(outputs, targets)
+        if self.sample_softmax > 0:
+            value = value + self.sample_softmax * self.sample_softmax_loss(outputs, targets)
         return value if self.glas == 0 else value + self.glas * self.glas_penalty(targets)
 
     def _loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
