@@ -122,3 +122,10 @@ def test_a_trained_model_ranks_the_same_through_an_index(
 def test_bad_values_are_refused_by_name(options, message):
     with pytest.raises(ValueError, match=message):
         build_head("embedding", 8, 20, torch.randn(20, 4), options)
+
+
+def test_embedding_two_way_is_the_spec_session_31_ran():
+    from labelsphere.heads.registry import head_entry
+
+    cap = head_entry("embedding-scale-cap")
+    assert dict(head_entry("embedding-two-way").defaults) == {**cap.defaults, "sample_softmax": 1.0}

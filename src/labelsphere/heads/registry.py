@@ -172,6 +172,14 @@ HEAD_REGISTRY: dict[str, HeadEntry] = {
             max_scale=15.0,
             label_scale=True,
         ),
+        _learned_prior(
+            "embedding-two-way",
+            "embedding-scale-cap with a second softmax over the batch's samples for each label in "
+            "the batch (CLIP's other direction), which trains each label's ranking of samples, "
+            "per-label AP's measure (docs/paper_regime.md, session 31)",
+            max_scale=15.0,
+            sample_softmax=1.0,
+        ),
         HeadEntry(
             "embedding-glas",
             "embedding-learned with the GLaS regulariser (Guo et al., 2019) pulling E E^T to co-occurrence",
