@@ -81,6 +81,29 @@ def hold_out_labels():
     return split
 
 
+@pytest.fixture
+def learned_prior_head():
+    """``head(tr, **options)``: an ``EmbeddingHead`` of the ``embedding-learned-prior`` family
+    (learned PMI table at d = 32, per-label bias at the priors, temperature capped at 15) on
+    dataset ``tr``, with ``options`` on top, seeded and initialised."""
+    import numpy as np
+    import torch
+
+    from labelsphere.heads import build_head, label_basis
+
+    base = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
+
+    def head(tr, **options):
+        basis = label_basis("embedding-scale-cap", tr.Y, 32, seed=0)
+        torch.manual_seed(0)
+        L = tr.Y.shape[1]
+        h = build_head("embedding", tr.X.shape[1], L, basis, {**base, **options})
+        h.initialize(np.bincount(tr.Y.indices, minlength=L), tr.Y.shape[0])
+        return h
+
+    return head
+
+
 def pytest_collection_modifyitems(config, items):
     """Tiers: the fast tests (tests/unit and the doctests: seeded data, no datasets) run first;
     tests that read the real datasets are marked ``data`` (``pytest -m "not data"`` skips them)."""

@@ -9,25 +9,15 @@ import pytest
 import torch
 
 from labelsphere.data import train_val_test
-from labelsphere.heads import build_head, label_basis
+from labelsphere.heads import build_head
 from labelsphere.heads.losses import normalized_softmax_loss
 from labelsphere.predict import Predictor
 from labelsphere.train import TrainConfig, train
-
-OPTIONS = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
 
 
 @pytest.fixture(scope="module")
 def splits(data_dir):
     return train_val_test("bibtex", data_dir)
-
-
-def _head(tr, **options):
-    basis = label_basis("embedding-scale-cap", tr.Y, 32, seed=0)
-    torch.manual_seed(0)
-    head = build_head("embedding", tr.X.shape[1], tr.Y.shape[1], basis, {**OPTIONS, **options})
-    head.initialize(np.bincount(tr.Y.indices, minlength=tr.Y.shape[1]), tr.Y.shape[0])
-    return head
 
 
 def _batch(tr, n=64):
@@ -36,9 +26,9 @@ def _batch(tr, n=64):
     return x, y
 
 
-def test_label_scale_starts_as_the_default_and_scales_each_label(splits):
+def test_label_scale_starts_as_the_default_and_scales_each_label(learned_prior_head, splits):
     tr = splits[0]
-    plain, scaled = _head(tr), _head(tr, label_scale=True)
+    plain, scaled = learned_prior_head(tr), learned_prior_head(tr, label_scale=True)
     x, y = _batch(tr)
     assert scaled.log_label_scale.shape == (tr.Y.shape[1],)
     torch.testing.assert_close(scaled.scores(scaled(x)), plain.scores(plain(x)))  # gains of 1
@@ -56,9 +46,9 @@ def test_label_scale_starts_as_the_default_and_scales_each_label(splits):
     assert scaled.log_label_scale.grad[tr.Y[:64].indices].abs().sum() > 0
 
 
-def test_free_normalize_scores_the_unit_input(splits):
+def test_free_normalize_scores_the_unit_input(learned_prior_head, splits):
     tr = splits[0]
-    head = _head(tr, free_logits=True, free_normalize=True)
+    head = learned_prior_head(tr, free_logits=True, free_normalize=True)
     x, _ = _batch(tr)
     with torch.no_grad():
         head.free.weight.normal_()

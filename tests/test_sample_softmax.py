@@ -11,25 +11,15 @@ import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
 from labelsphere.data import train_val_test
-from labelsphere.heads import build_head, label_basis
+from labelsphere.heads import build_head
 from labelsphere.heads.targets import csr_batch
 from labelsphere.predict import Predictor
 from labelsphere.train import TrainConfig, train
-
-OPTIONS = {"learn_embeddings": True, "bias": True, "prior_bias": True, "max_scale": 15.0}
 
 
 @pytest.fixture(scope="module")
 def splits(data_dir):
     return train_val_test("bibtex", data_dir)
-
-
-def _head(tr, **options):
-    basis = label_basis("embedding-scale-cap", tr.Y, 32, seed=0)
-    torch.manual_seed(0)
-    head = build_head("embedding", tr.X.shape[1], tr.Y.shape[1], basis, {**OPTIONS, **options})
-    head.initialize(np.bincount(tr.Y.indices, minlength=tr.Y.shape[1]), tr.Y.shape[0])
-    return head
 
 
 def _batch(tr, start=0, n=128):
@@ -41,9 +31,11 @@ def _batch(tr, start=0, n=128):
 @pytest.mark.parametrize(
     "options", [{}, {"free_logits": True, "free_normalize": True}, {"label_scale": True}]
 )
-def test_the_term_is_each_present_labels_softmax_over_the_samples(splits, options):
+def test_the_term_is_each_present_labels_softmax_over_the_samples(
+    learned_prior_head, splits, options
+):
     tr = splits[0]
-    head = _head(tr, sample_softmax=0.5, **options)
+    head = learned_prior_head(tr, sample_softmax=0.5, **options)
     with torch.no_grad():  # non-trivial free weights, gains and biases
         if head.free is not None:
             head.free.weight.normal_(std=0.1)
@@ -61,7 +53,7 @@ def test_the_term_is_each_present_labels_softmax_over_the_samples(splits, option
     got = head.sample_softmax_loss(out, y)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(head.sample_softmax_loss(out, csr_batch(tr.Y[:128])), want)
-    plain = _head(tr, **options)
+    plain = learned_prior_head(tr, **options)
     plain.load_state_dict(head.state_dict())
     total = head.loss(out, y)
     torch.testing.assert_close(total, plain.loss(plain(x), y) + 0.5 * want)
@@ -77,11 +69,11 @@ def test_the_term_is_each_present_labels_softmax_over_the_samples(splits, option
         assert float(head.free.weight.grad[absent].abs().max()) == 0
 
 
-def test_minimising_it_ranks_each_labels_samples_better(splits):
+def test_minimising_it_ranks_each_labels_samples_better(learned_prior_head, splits):
     """Steps on the term alone raise the batch's per-label AP, which the per-sample softmax
     does not target."""
     tr = splits[0]
-    head = _head(tr, sample_softmax=1.0)
+    head = learned_prior_head(tr, sample_softmax=1.0)
     x, y = _batch(tr, n=256)
     labels = np.flatnonzero(y.sum(0).numpy() > 0)
 
