@@ -166,9 +166,11 @@ def test_embedding_free_is_the_default_head_with_the_slow_free_layer(splits):
         ("embedding-scale-cap[free_lr_scale=0.1]", "free_lr_scale != 1 needs free_logits=True"),
         ("embedding-paper[free_logits=true]", "free_logits=True needs loss="),
         ("embedding-free[free_lr_scale=-1]", "free_lr_scale must be a number > 0, got -1"),
+        ("embedding-scale-cap[sample_softmax=-1]", "sample_softmax must be a finite number >= 0"),
+        ("embedding-paper[sample_softmax=1]", "sample_softmax > 0 needs loss="),
     ],
 )
-def test_cli_refuses_bad_free_options_in_one_line(spec, message, data_dir, tmp_path):
+def test_cli_refuses_bad_head_options_in_one_line(spec, message, data_dir, tmp_path):
     from typer.testing import CliRunner
 
     from labelsphere.cli import app
@@ -177,4 +179,5 @@ def test_cli_refuses_bad_free_options_in_one_line(spec, message, data_dir, tmp_p
     args = ["train", "bibtex", "--head", spec, "--data-dir", str(data_dir), "--out", str(out)]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 2 and message in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
     assert "Traceback" not in r.output and not out.exists()

@@ -124,23 +124,3 @@ def test_embedding_two_way_is_the_spec_session_31_ran():
 
     cap = head_entry("embedding-scale-cap")
     assert dict(head_entry("embedding-two-way").defaults) == {**cap.defaults, "sample_softmax": 1.0}
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [
-        ("embedding-scale-cap[sample_softmax=-1]", "sample_softmax must be a finite number >= 0"),
-        ("embedding-paper[sample_softmax=1]", "sample_softmax > 0 needs loss="),
-    ],
-)
-def test_cli_refuses_bad_sample_softmax_in_one_line(spec, message, data_dir, tmp_path):
-    from typer.testing import CliRunner
-
-    from labelsphere.cli import app
-
-    out = tmp_path / "run"
-    args = ["train", "bibtex", "--head", spec, "--data-dir", str(data_dir), "--out", str(out)]
-    r = CliRunner().invoke(app, args)
-    assert r.exit_code == 2 and message in r.output, r.output
-    assert len(r.output.strip().splitlines()) == 1 and "Traceback" not in r.output
-    assert not out.exists()
