@@ -8,6 +8,11 @@ feature cache.
   each label's training count (saved with the model): R@5 and R@100 of the band's true
   (sample, label) pairs, the share of the top-5 slots the head spends on the band, and the
   band's mean per-label AP. The first run is the reference the others are divided by.
+* **Vocabulary cuts** (``--min-counts``): test MAP@100, P@1 and P@5 with the ranking and the
+  truth restricted to the labels seen at least m times in training, for each m; samples left
+  without labels drop out. A larger set admits rarer labels under the same minimum count, so
+  cutting its vocabulary at the same *share* of the training set (m = 5 x n / n_small) asks
+  whether a ratio that narrows with data narrows on the labels both sets would keep.
 * **Prior adjustment** (Menon et al., ICLR 2021, "Long-tail learning via logit adjustment"):
   ranking by ``score - tau * log(prior)``, the prior being the label's training count over the
   training sample count, for every tau of a grid; validation and test MAP@100, P@1 and PSP@5
@@ -42,6 +47,40 @@ from labelsphere.train.inputs import DEFAULT_FEATURE_CACHE
 
 BAND_COLUMNS = ("R@5", "R@100", "top-5 share", "mAP")
 PRIOR_METRICS = ("MAP@100", "P@1", "PSP@5")
+CUT_METRICS = ("MAP@100", "P@1", "P@5")
+
+
+def vocabulary_cuts(
+    Y: Any, scores: np.ndarray, counts: np.ndarray, min_counts: list[int]
+) -> list[dict[str, Any]]:
+    """Test metrics over the labels with a training count of at least m, for each m.
+
+    Parameters
+    ----------
+    Y : sparse matrix of shape (n, L)
+    scores : ndarray of shape (n, L)
+    counts : ndarray of shape (L,)
+        Training count of each label.
+    min_counts : list of int
+
+    Returns
+    -------
+    rows : list of dict
+        ``min_count``, ``n_labels`` (kept), ``n_samples`` (test samples with a kept label) and
+        the metrics of ``CUT_METRICS``.
+    """
+    rows = []
+    for m in min_counts:
+        keep = np.flatnonzero(counts >= m)
+        if keep.size == 0:
+            raise ValueError(f"--min-counts: no label has {m} training samples")
+        Yk = Y.tocsr()[:, keep]
+        has = np.flatnonzero(np.diff(Yk.indptr) > 0)
+        ranked, _ = topk(scores[np.ix_(has, keep)], min(100, keep.size))
+        res = evaluate(Yk[has], ranked=ranked, ks=(1, 5))
+        row = {"min_count": m, "n_labels": int(keep.size), "n_samples": int(has.size)}
+        rows.append(row | {k: res[k] for k in CUT_METRICS})
+    return rows
 
 
 def diagnose(
@@ -53,6 +92,7 @@ def diagnose(
     options: dict[str, Any],
     cache_dir: Path,
     splits: dict[tuple[str, tuple[str, ...]], Any] | None = None,
+    min_counts: list[int] | None = None,
 ) -> dict[str, Any]:
     """One model's band rows on test, and its metrics per split and tau with the picked tau.
 
@@ -67,7 +107,7 @@ def diagnose(
     log_prior = p.log_priors()
     counts, n = p.label_counts
     propensities = propensities_from_counts(counts, n)
-    out: dict[str, Any] = {"model": str(model_dir), "taus": taus}
+    out: dict[str, Any] = {"model": str(model_dir), "taus": taus, "n_train": int(n)}
     for split in ("val", "test"):
         key = (split, tuple(p.vocabulary.names))
         if key not in splits:
@@ -85,6 +125,8 @@ def diagnose(
                 out["bands"] = metrics_by_frequency_band(
                     data.Y, ranked, counts, edges, ks=(5, 100), scores=scores
                 )
+                if min_counts:
+                    out["cuts"] = vocabulary_cuts(data.Y, scores, counts, min_counts)
         out[split] = rows
     out["picked_tau"] = taus[int(np.argmax([r["MAP@100"] for r in out["val"]]))]
     print(f"{model_dir}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
@@ -109,6 +151,26 @@ def bands_markdown(results: dict[str, dict[str, Any]]) -> str:
                 cells.append("—" if math.isnan(r[c]) else f"{r[c]:.4f}{ratio}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def cuts_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """One line per vocabulary cut: labels and samples kept, each run's metrics (× the first)."""
+    labels = list(results)
+    ref = results[labels[0]].get("cuts")
+    if not ref:
+        return ""
+    head = ["min train count", "labels", "test samples"]
+    for i, label in enumerate(labels):
+        head += [f"{label} {c}" + ("" if i == 0 else " (×)") for c in CUT_METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for b, r0 in enumerate(ref):
+        cells = [str(r0["min_count"]), str(r0["n_labels"]), str(r0["n_samples"])]
+        for i, label in enumerate(labels):
+            r = results[label]["cuts"][b]
+            for c in CUT_METRICS:
+                cells.append(f"{r[c]:.4f}" + ("" if i == 0 else f" ({r[c] / r0[c]:.3f}×)"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def prior_markdown(results: dict[str, dict[str, Any]]) -> str:
@@ -171,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--edges", default="5,10,20,50,100,300,1000", help="band lower bounds")
     ap.add_argument("--taus", default="0,0.05,0.1,0.2,0.3,0.5", help="comma-separated")
+    ap.add_argument(
+        "--min-counts", default="", help="vocabulary cuts: comma-separated minimum train counts"
+    )
     ap.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_FEATURE_CACHE)
     ap.add_argument("--json", type=Path)
@@ -178,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     edges = _numbers(a.edges, int, "--edges")
     taus = _numbers(a.taus, float, "--taus")
+    min_counts = _numbers(a.min_counts, int, "--min-counts") if a.min_counts else []
+    if any(m < 0 for m in min_counts):
+        raise SystemExit(f"--min-counts: expected counts >= 0, got {a.min_counts!r}")
     if 0.0 not in taus:
         taus = [0.0, *taus]  # the model as trained: the bands and the reference row
     try:
@@ -185,13 +253,21 @@ def main(argv: list[str] | None = None) -> int:
         splits: dict[tuple[str, tuple[str, ...]], Any] = {}
         results = {
             label: diagnose(
-                Path(d), a.dataset, a.data_dir, edges, taus, options, a.cache_dir, splits
+                Path(d),
+                a.dataset,
+                a.data_dir,
+                edges,
+                taus,
+                options,
+                a.cache_dir,
+                splits,
+                min_counts,
             )
             for label, d in a.run
         }
     except (OSError, ValueError) as e:
         raise SystemExit(f"label_diagnostics: {e}") from None
-    tables = bands_markdown(results) + "\n" + prior_markdown(results)
+    tables = bands_markdown(results) + cuts_markdown(results) + "\n" + prior_markdown(results)
     sys.stdout.write(tables)
     if a.json:
         write_json(a.json, {"dataset": a.dataset, "options": options, "runs": results})

@@ -29,6 +29,7 @@ def diagnosed(tmp_path_factory, data_dir):
     script = runpy.run_path(str(ROOT / "benchmarks" / "label_diagnostics.py"))
     out = root / "d.json"
     args = ["bibtex", "--data-dir", str(data_dir), "--edges", "0,10,30", "--taus", "0.3,1"]
+    args += ["--min-counts", "0,10,30"]
     for head in HEADS:
         args += ["--run", head, str(root / head / "model")]
     assert script["main"]([*args, "--json", str(out), "--png", str(root / "bands.png")]) == 0
@@ -56,6 +57,32 @@ def test_bands_come_from_the_saved_train_counts_and_add_up(diagnosed, data_dir):
     assert (root / "bands.png").stat().st_size > 10_000
 
 
+def test_vocabulary_cuts_rank_and_score_only_the_kept_labels(diagnosed, data_dir):
+    root, tr, _, runs = diagnosed
+    counts = np.asarray(tr.Y.sum(axis=0)).ravel()
+    test = load_dataset("bibtex", split="test", data_dir=data_dir)
+    for head, r in runs.items():
+        assert r["n_train"] == 600
+        cuts = r["cuts"]
+        assert [c["min_count"] for c in cuts] == [0, 10, 30]
+        # No cut is the model as evaluated everywhere else.
+        assert cuts[0]["MAP@100"] == pytest.approx(r["test"][0]["MAP@100"])
+        assert cuts[0]["n_labels"] == counts.size
+        scores, _ = Predictor.load(root / head / "model").scores(test.X)
+        for c in cuts[1:]:
+            keep = counts >= c["min_count"]
+            Y = test.Y[:, keep]
+            assert c["n_labels"] == keep.sum()
+            assert c["n_samples"] == int((np.asarray(Y.sum(axis=1)).ravel() > 0).sum())
+            ranked, _ = topk(scores[:, keep], 100)
+            hits = np.take_along_axis(Y.toarray(), ranked[:, :1], axis=1).ravel()
+            has = np.asarray(Y.sum(axis=1)).ravel() > 0
+            assert c["P@1"] == pytest.approx(hits[has].mean())
+        assert cuts[2]["MAP@100"] != cuts[0]["MAP@100"]
+    table = (root / "d.md").read_text()
+    assert "| min train count | labels | test samples |" in table
+
+
 def test_prior_adjustment_reproduces_the_model_at_zero_and_picks_on_validation(diagnosed, data_dir):
     root, _, _, runs = diagnosed
     test = load_dataset("bibtex", split="test", data_dir=data_dir)
@@ -77,6 +104,10 @@ def test_bad_arguments_end_in_one_line(diagnosed, tmp_path, data_dir):
     for bad in ("0,x", "0,nan"):
         with pytest.raises(SystemExit, match="--taus: expected comma-separated finite numbers"):
             main(["bibtex", "--taus", bad, "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--min-counts: expected counts >= 0"):
+        main(["bibtex", "--min-counts", "5,-1", "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--min-counts: expected comma-separated finite"):
+        main(["bibtex", "--min-counts", "5,x", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match="--dataset-option: expected KEY=VALUE, got 'oops'"):
         main(["bibtex", "--dataset-option", "oops", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"label_diagnostics: .*model.json: file not found"):
@@ -160,3 +191,30 @@ def test_serving_with_a_prior_adjustment_ranks_as_the_predictor(diagnosed, data_
     assert plain != want  # the adjustment moved something in these rows
     with pytest.raises(ValueError, match="prior_adjustment must be >= 0"):
         create_app(model, prior_adjustment=-1.0)
+
+
+def test_band_scaling_places_bands_at_their_training_share(diagnosed, tmp_path, data_dir):
+    root, _, _, runs = diagnosed
+    main = runpy.run_path(str(ROOT / "benchmarks" / "band_scaling.py"))["main"]
+    src, out = root / "d.json", tmp_path / "s.json"
+    args = ["--set", "600 items", str(src), "--set", "as if 1200", str(src), "1200"]
+    assert main([*args, "--json", str(out), "--png", str(tmp_path / "s.png")]) == 0
+    sets = json.loads(out.read_text())["sets"]
+    a, b = sets["600 items"], sets["as if 1200"]
+    assert a["n_train"] == 600 and b["n_train"] == 1200  # the first from the JSON's n_train
+    assert [r["band"] for r in a["bands"]] == ["0-9", "10-29", "30+"]
+    # Band 10-29 sits at sqrt(10 * 29) / n_train; the open band counts to 3x its low end.
+    assert a["bands"][1]["train_share"] == pytest.approx((10 * 29) ** 0.5 / 600)
+    assert b["bands"][2]["train_share"] == pytest.approx((30 * 89) ** 0.5 / 1200)
+    base, head = (runs[h]["bands"] for h in HEADS)
+    assert a["bands"][1]["R@5"] == pytest.approx(head[1]["R@5"] / base[1]["R@5"])
+    micro = [sum(r["positives_share"] * r["R@5"] for r in x) for x in (base, head)]
+    assert a["micro R@5"] == pytest.approx(micro[1] / micro[0])
+    assert a["head"] == HEADS[1] and a["baseline"] == HEADS[0]
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="N_TRAIN must be a positive integer, got 'x'"):
+        main(["--set", "a", str(src), "x"])
+    with pytest.raises(SystemExit, match=r"no run named 'nope'"):
+        main(["--set", "a", str(src), "--head", "nope"])
+    with pytest.raises(SystemExit, match="not a label_diagnostics JSON"):
+        main(["--set", "a", str(tmp_path / "s.png")])
