@@ -14,9 +14,9 @@
 #         --heads H --baseline H --out runs/s32-full/b2048-H
 #  3. the vocabulary in training: the full set with labels of >= 42 training icons only
 #     (`--dataset-option min_count=42`: the 40k rule of 5 icons as a share of the training set),
-#     3 epochs at 1e-3, seed 0 (runs/s32-full/mc42.sh; same command at batch 256 with
-#     --dataset-option min_count=42 --lrs 1e-3). Beside it, seed 0 of the full vocabulary
-#     (runs/s32-full/lane.sh H 0 1e-3 3, reproducing sessions 18 and 20's seed 0).
+#     3 epochs at 1e-3, 3 seeds (runs/s32-full/mc42.sh; the command of 2. at batch 256 with
+#     --dataset-option min_count=42 --lrs 1e-3 --only-seed K). Beside it, the full vocabulary's
+#     3 seeds from sessions 18 and 20.
 cd "$(dirname "$0")/../../.."  # the repository root
 O=docs/results/iconify-lead-vs-data-s32
 F=runs/s32-full
@@ -29,12 +29,23 @@ python benchmarks/run_budgets.py --baseline "sigmoid-prior, rate per budget" \
   --pick "sigmoid-prior, rate per budget" "sigmoid-prior (1e-3)" "sigmoid-prior (3e-3)" \
   --pick "embedding-scale-cap, rate per budget" "embedding-scale-cap (1e-3)" "embedding-scale-cap (3e-3)" \
   --budgets 1,2,3 --metrics P@1,P@5 --json $O/full-batch2048.json | tee $O/full-batch2048.md
-for M in 42 5; do  # each vocabulary against its own baseline (their test sets differ)
-  if [ $M = 42 ]; then P=$F/mc42-; X=; else P=$F/; X=-1e-3-s0; fi
-  B="sigmoid-prior (1e-3), >= $M icons"
-  python benchmarks/run_budgets.py --baseline "$B" \
-    --run "$B" "$(run ${P}sigmoid-prior$X sigmoid-prior 0.001)" \
-    --run "embedding-scale-cap (1e-3), >= $M icons" \
-    "$(run ${P}embedding-scale-cap$X embedding-scale-cap 0.001)" \
-    --budgets 1,2,3 --metrics P@1,P@5 --json $O/full-min-count-$M.json | tee $O/full-min-count-$M.md
+# The full set trained on labels with >= 42 icons, 3 seeds (seed 0 in runs/s32-full/mc42-H,
+# seeds 1-2 in mc42-H-sK), against its own baseline; then every label (>= 5 icons), 3 seeds from
+# sessions 18 and 20 (session 32's seed-0 runs reproduce their seed 0).
+B="sigmoid-prior (1e-3), >= 42 icons"
+E="embedding-scale-cap (1e-3), >= 42 icons"
+args=(--baseline "$B")
+for K in 0 1 2; do
+  X=; [ $K = 0 ] || X=-s$K
+  for H in sigmoid-prior embedding-scale-cap; do
+    D=$F/mc42-$H$X/runs/$H/lr=0.001/seed=$K
+    L=$B; [ $H = sigmoid-prior ] || L=$E
+    [ -f "$D/result.json" ] && args+=(--run "$L" "$D")
+  done
 done
+python benchmarks/run_budgets.py "${args[@]}" --budgets 1,2,3 --metrics P@1,P@5 \
+  --json $O/full-min-count-42.json | tee $O/full-min-count-42.md
+python benchmarks/run_budgets.py --baseline "sigmoid-prior (1e-3), >= 5 icons" \
+  --merge "sigmoid-prior (1e-3), >= 5 icons" docs/results/iconify-frozen-full-s18/budgets.json "sigmoid-prior (1e-3)" \
+  --merge "embedding-scale-cap (1e-3), >= 5 icons" docs/results/iconify-frozen-full-s20/budgets.json "cap 15 (1e-3)" \
+  --budgets 1,2,3 --metrics P@1,P@5 --json $O/full-min-count-5.json | tee $O/full-min-count-5.md
