@@ -8,7 +8,8 @@
 #         --image-size 96 --batch-size 32 --epochs 5 --lrs 3e-4,1e-3 --extend-grid 0 --seeds 2 \
 #         --threads 1 --heads "sigmoid-prior;embedding-scale-cap" --baseline sigmoid-prior
 #  2. steps per epoch on the full set: batch 2048 (127 per epoch, 40k's 122 at batch 256),
-#     3 epochs, rates {1e-3, 3e-3} per budget, seed 0 (runs/s32-full/b2048.sh):
+#     3 epochs, rates {1e-3, 3e-3} per budget on seed 0, seed 1 at 3e-3, the rate both heads
+#     picked at every budget (runs/s32-full/b2048.sh; seed 1: --lrs 3e-3 --only-seed 1):
 #       labelsphere compare iconify-icons --data-dir ../shared/data --image-size 96 --epochs 3 \
 #         --batch-size 2048 --lrs 1e-3,3e-3 --extend-grid 0 --seeds 3 --only-seed 0 --threads 1 \
 #         --heads H --baseline H --out runs/s32-full/b2048-H
@@ -26,6 +27,8 @@ python benchmarks/run_budgets.py --baseline "sigmoid-prior, rate per budget" \
   --run "sigmoid-prior (3e-3)" "$(run $F/b2048-sigmoid-prior sigmoid-prior 0.003)" \
   --run "embedding-scale-cap (1e-3)" "$(run $F/b2048-embedding-scale-cap embedding-scale-cap 0.001)" \
   --run "embedding-scale-cap (3e-3)" "$(run $F/b2048-embedding-scale-cap embedding-scale-cap 0.003)" \
+  --run "sigmoid-prior (3e-3)" "$F/b2048-sigmoid-prior-s1/runs/sigmoid-prior/lr=0.003/seed=1" \
+  --run "embedding-scale-cap (3e-3)" "$F/b2048-embedding-scale-cap-s1/runs/embedding-scale-cap/lr=0.003/seed=1" \
   --pick "sigmoid-prior, rate per budget" "sigmoid-prior (1e-3)" "sigmoid-prior (3e-3)" \
   --pick "embedding-scale-cap, rate per budget" "embedding-scale-cap (1e-3)" "embedding-scale-cap (3e-3)" \
   --budgets 1,2,3 --metrics P@1,P@5 --json $O/full-batch2048.json | tee $O/full-batch2048.md
