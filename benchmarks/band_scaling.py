@@ -61,7 +61,8 @@ def scale_rows(runs: dict[str, Any], n_train: int, head: str | None) -> dict[str
             row[c] = h[c] / b[c] if ok else float("nan")
         rows.append(row)
     micro = sum(b["positives_share"] * h["R@5"] for b, h in zip(base, other, strict=True))
-    micro /= sum(b["positives_share"] * b["R@5"] for b in base)
+    base_micro = sum(b["positives_share"] * b["R@5"] for b in base)
+    micro = micro / base_micro if base_micro else float("nan")
     return {
         "baseline": names[0],
         "head": head,
@@ -139,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"--set {label}: N_TRAIN must be a positive integer, got {spec[2]!r}"
                 )
         else:
-            n_train = next(iter(runs.values()), {}).get("n_train", 0)
+            first = next(iter(runs.values()), {}) if isinstance(runs, dict) else {}
+            n_train = first.get("n_train", 0) if isinstance(first, dict) else 0
             if not n_train:
                 raise SystemExit(f"{path}: records no n_train; give it as --set's third word")
         try:
             sets[label] = scale_rows(runs, n_train, a.head)
-        except (ValueError, KeyError) as e:
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise SystemExit(f"{path}: {e}") from None
     table = markdown(sets)
     sys.stdout.write(table)

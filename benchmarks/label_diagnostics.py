@@ -70,11 +70,12 @@ def vocabulary_cuts(
         the metrics of ``CUT_METRICS``.
     """
     rows = []
+    Y = Y.tocsr()
     for m in min_counts:
         keep = np.flatnonzero(counts >= m)
         if keep.size == 0:
             raise ValueError(f"--min-counts: no label has {m} training samples")
-        Yk = Y.tocsr()[:, keep]
+        Yk = Y[:, keep]
         has = np.flatnonzero(np.diff(Yk.indptr) > 0)
         ranked, _ = topk(scores[np.ix_(has, keep)], min(100, keep.size))
         res = evaluate(Yk[has], ranked=ranked, ks=(1, 5))

@@ -108,6 +108,24 @@ def test_bad_arguments_end_in_one_line(diagnosed, tmp_path, data_dir):
         main(["bibtex", "--min-counts", "5,-1", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match="--min-counts: expected comma-separated finite"):
         main(["bibtex", "--min-counts", "5,x", "--run", "a", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--min-counts: no label has 100000 training samples"):
+        main(
+            [
+                "bibtex",
+                "--data-dir",
+                str(data_dir),
+                "--taus",
+                "0",
+                "--min-counts",
+                "100000",
+                "--run",
+                "a",
+                str(diagnosed[0] / "sigmoid-prior" / "model"),
+                "--json",
+                str(tmp_path / "no.json"),
+            ]
+        )
+    assert not (tmp_path / "no.json").exists()  # nothing written when a cut is impossible
     with pytest.raises(SystemExit, match="--dataset-option: expected KEY=VALUE, got 'oops'"):
         main(["bibtex", "--dataset-option", "oops", "--run", "a", str(tmp_path)])
     with pytest.raises(SystemExit, match=r"label_diagnostics: .*model.json: file not found"):
@@ -218,3 +236,10 @@ def test_band_scaling_places_bands_at_their_training_share(diagnosed, tmp_path, 
         main(["--set", "a", str(src), "--head", "nope"])
     with pytest.raises(SystemExit, match="not a label_diagnostics JSON"):
         main(["--set", "a", str(tmp_path / "s.png")])
+    old = tmp_path / "old.json"  # written before n_train was recorded
+    old.write_text(json.dumps({"runs": {h: {"bands": []} for h in HEADS}}))
+    with pytest.raises(SystemExit, match="records no n_train; give it as --set's third word"):
+        main(["--set", "a", str(old)])
+    old.write_text(json.dumps({"runs": {h: {"n_train": 9} for h in HEADS}}))
+    with pytest.raises(SystemExit, match=r"old.json: 'bands'"):
+        main(["--set", "a", str(old)])
